@@ -1,0 +1,198 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/fsm"
+	pb "github.com/berth-dev/berth/proto/berthpb"
+	"github.com/berth-dev/berth/raft"
+	"google.golang.org/grpc"
+)
+
+// MaxMessageBytes bounds one gRPC message (a multi-document apply).
+const MaxMessageBytes = 64 << 20
+
+// Config configures an agent.
+type Config struct {
+	Name     string
+	DataDir  string
+	BindAddr string // IP the listeners bind; also advertised
+	APIPort  int
+	RaftPort int
+	// BootstrapExpect servers bootstrap the cluster together once they have
+	// found each other through Join. 0 with no Join: a single server that
+	// bootstraps alone (dev).
+	BootstrapExpect int
+	Join            []string // API addresses (host:port) of members
+
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	SnapshotInterval  time.Duration
+	WatchHistory      int
+
+	Logger    *slog.Logger
+	RaftLog   io.Writer
+	RaftLevel string
+	// Now is the clock the leader stamps into commands (time.Now if nil).
+	Now func() time.Time
+}
+
+// Agent is a running daemon.
+type Agent struct {
+	cfg   Config
+	log   *slog.Logger
+	fsm   *fsm.FSM
+	node  *raft.Node
+	grpc  *grpc.Server
+	lis   net.Listener
+	conns *connPool
+	disc  *discovery
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start opens the Raft server, serves the API and begins discovery.
+func Start(ctx context.Context, cfg Config) (*Agent, error) {
+	if cfg.Name == "" {
+		h, _ := os.Hostname()
+		cfg.Name = h
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	apiAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.APIPort))
+	raftAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.RaftPort))
+	lis, err := net.Listen("tcp", apiAddr)
+	if err != nil {
+		return nil, fmt.Errorf("agent: api listener: %w", err)
+	}
+	f := fsm.New(fsm.Options{WatchHistory: cfg.WatchHistory})
+	node, err := raft.Open(raft.Config{
+		ID: cfg.Name, DataDir: cfg.DataDir, BindAddr: raftAddr,
+		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs, SnapshotInterval: cfg.SnapshotInterval,
+		LogOutput: cfg.RaftLog, LogLevel: cfg.RaftLevel,
+	}, f)
+	if err != nil {
+		lis.Close()
+		return nil, err
+	}
+	a := &Agent{
+		cfg: cfg, log: cfg.Logger.With("agent", cfg.Name), fsm: f, node: node, lis: lis,
+		conns: newConnPool(),
+	}
+	a.disc = newDiscovery(a, &pb.ServerInfo{Id: cfg.Name, RaftAddr: raftAddr, ApiAddr: apiAddr, BootstrapExpect: int32(cfg.BootstrapExpect)})
+	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+	pb.RegisterResourcesServer(a.grpc, &resourceServer{a: a})
+	pb.RegisterClusterServer(a.grpc, &clusterServer{a: a})
+	node.OnLeader(a.leaderTasks)
+
+	ctx, a.cancel = context.WithCancel(context.Background())
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		if err := a.grpc.Serve(lis); err != nil {
+			a.log.Error("api server stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.disc.run(ctx)
+	}()
+	a.log.Info("agent started", "api", apiAddr, "raft", raftAddr, "data", cfg.DataDir)
+	return a, nil
+}
+
+// APIAddr is where the gRPC API listens.
+func (a *Agent) APIAddr() string { return a.lis.Addr().String() }
+
+// Close stops serving and shuts Raft down.
+func (a *Agent) Close() error {
+	a.cancel()
+	stopped := make(chan struct{})
+	go func() { a.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(3 * time.Second):
+		a.grpc.Stop()
+	}
+	a.wg.Wait()
+	a.conns.close()
+	return a.node.Close()
+}
+
+// now is the leader's clock as stamped into commands.
+func (a *Agent) now() string { return a.cfg.Now().UTC().Format(time.RFC3339) }
+
+// leaderTasks runs each time this server becomes leader.
+func (a *Agent) leaderTasks(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := a.leaderSetup(ctx)
+		if err == nil {
+			return
+		}
+		a.log.Warn("leader set-up", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// leaderSetup registers this server's API address (so followers can forward
+// to it) and makes sure the default namespace exists.
+func (a *Agent) leaderSetup(ctx context.Context) error {
+	self := a.disc.self
+	if err := a.registerServer(ctx, self); err != nil {
+		return err
+	}
+	if _, err := a.fsm.Get("Namespace", "", "default"); err == nil {
+		return nil
+	}
+	raw := []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`)
+	_, err := a.node.Apply(ctx, &fsm.Command{
+		Type: fsm.CmdWrite, Time: a.now(),
+		Ops: []fsm.Op{{Verb: fsm.VerbCreate, Kind: "Namespace", Name: "default", Object: raw, UID: newUID()}},
+	})
+	if err != nil && !isAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+// registerServer records a server's addresses in the state, if they changed.
+func (a *Agent) registerServer(ctx context.Context, s *pb.ServerInfo) error {
+	for _, r := range a.fsm.View().Servers() {
+		if r.ID == s.Id && r.RaftAddr == s.RaftAddr && r.APIAddr == s.ApiAddr {
+			return nil
+		}
+	}
+	_, err := a.node.Apply(ctx, &fsm.Command{
+		Type: fsm.CmdRegisterServer, Time: a.now(),
+		Server: &fsm.ServerRecord{ID: s.Id, RaftAddr: s.RaftAddr, APIAddr: s.ApiAddr},
+	})
+	return err
+}
+
+// newUID returns a random RFC 4122 version 4 UUID.
+func newUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

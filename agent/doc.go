@@ -1,0 +1,11 @@
+// Package agent wires one `berth agent` daemon together: the Raft server
+// with its state machine, the gRPC API (resources and cluster services),
+// leader forwarding, and the discovery that bootstraps a new cluster or
+// joins a running one.
+//
+// It may import every package of ours below cmd: api, proto, fsm, raft (and
+// later gossip, scheduler, controller, driver and netsvc).
+//
+//	a, err := agent.Start(ctx, agent.Config{Name: "s1", DataDir: dir, BindAddr: "127.0.0.1", APIPort: 7400, RaftPort: 7401})
+//	defer a.Close()
+package agent

@@ -1,0 +1,250 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/fsm"
+	pb "github.com/berth-dev/berth/proto/berthpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// resourceServer implements the Resources service.
+type resourceServer struct {
+	pb.UnimplementedResourcesServer
+	a *Agent
+}
+
+func (s *resourceServer) Apply(ctx context.Context, req *pb.WriteRequest) (*pb.WriteResponse, error) {
+	return s.write(ctx, pb.Resources_Apply_FullMethodName, fsm.VerbApply, req)
+}
+
+func (s *resourceServer) Create(ctx context.Context, req *pb.WriteRequest) (*pb.WriteResponse, error) {
+	return s.write(ctx, pb.Resources_Create_FullMethodName, fsm.VerbCreate, req)
+}
+
+func (s *resourceServer) Update(ctx context.Context, req *pb.WriteRequest) (*pb.WriteResponse, error) {
+	return s.write(ctx, pb.Resources_Update_FullMethodName, fsm.VerbUpdate, req)
+}
+
+func (s *resourceServer) write(ctx context.Context, method string, verb fsm.Verb, req *pb.WriteRequest) (*pb.WriteResponse, error) {
+	if !s.a.node.IsLeader() {
+		resp := new(pb.WriteResponse)
+		return resp, s.a.forward(ctx, method, req, resp)
+	}
+	if len(req.Objects) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "no objects to write")
+	}
+	cmd := &fsm.Command{Type: fsm.CmdWrite, RequestID: req.RequestId, Time: s.a.now()}
+	for i, raw := range req.Objects {
+		op, err := writeOp(verb, raw)
+		if err != nil {
+			if len(req.Objects) > 1 {
+				err = fmt.Errorf("document %d: %w", i+1, err)
+			}
+			return nil, toStatus(err)
+		}
+		cmd.Ops = append(cmd.Ops, op)
+	}
+	return s.commit(ctx, cmd)
+}
+
+// writeOp checks one object and turns it into an Op. The leader stamps a UID,
+// used if the object is created.
+func writeOp(verb fsm.Verb, raw []byte) (fsm.Op, error) {
+	obj, err := api.DecodeObject(raw)
+	if err != nil {
+		return fsm.Op{}, err
+	}
+	m := obj.GetObjectMeta()
+	var rv uint64
+	if m.ResourceVersion != "" {
+		rv, err = strconv.ParseUint(m.ResourceVersion, 10, 64)
+		if err != nil {
+			return fsm.Op{}, fmt.Errorf("%s: %w: metadata.resourceVersion %q is not a number", api.Describe(obj), api.ErrInvalid, m.ResourceVersion)
+		}
+	}
+	// Server-set fields are the server's: what the client sent is dropped.
+	m.UID, m.CreationTimestamp, m.Generation, m.ResourceVersion = "", "", 0, ""
+	enc, err := api.Encode(obj)
+	if err != nil {
+		return fsm.Op{}, err
+	}
+	return fsm.Op{
+		Verb: verb, Kind: obj.GetTypeMeta().Kind, Namespace: m.Namespace, Name: m.Name,
+		Object: enc, UID: newUID(), ResourceVersion: rv,
+	}, nil
+}
+
+func (s *resourceServer) commit(ctx context.Context, cmd *fsm.Command) (*pb.WriteResponse, error) {
+	res, err := s.a.node.Apply(ctx, cmd)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.WriteResponse{Revision: res.Index}
+	for _, r := range res.Results {
+		resp.Results = append(resp.Results, &pb.WriteResult{Action: string(r.Action), Object: r.Object})
+	}
+	return resp, nil
+}
+
+func (s *resourceServer) Delete(ctx context.Context, req *pb.DeleteRequest) (*pb.WriteResponse, error) {
+	if !s.a.node.IsLeader() {
+		resp := new(pb.WriteResponse)
+		return resp, s.a.forward(ctx, pb.Resources_Delete_FullMethodName, req, resp)
+	}
+	if len(req.Refs) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "nothing to delete")
+	}
+	cmd := &fsm.Command{Type: fsm.CmdWrite, RequestID: req.RequestId, Time: s.a.now()}
+	for _, ref := range req.Refs {
+		info, err := kindOf(ref.Kind)
+		if err != nil {
+			return nil, err
+		}
+		ns := ref.Namespace
+		if !info.Namespaced {
+			ns = ""
+		} else if ns == "" {
+			ns = "default"
+		}
+		cmd.Ops = append(cmd.Ops, fsm.Op{Verb: fsm.VerbDelete, Kind: info.Kind, Namespace: ns, Name: ref.Name, ResourceVersion: ref.ResourceVersion})
+	}
+	return s.commit(ctx, cmd)
+}
+
+func kindOf(kind string) (api.KindInfo, error) {
+	info, ok := api.LookupKind(kind)
+	if !ok {
+		info, ok = api.ResolveResource(kind)
+	}
+	if !ok {
+		return info, status.Errorf(codes.InvalidArgument, "unknown kind %q", kind)
+	}
+	return info, nil
+}
+
+// readView returns the local state after a linearizable barrier, or at
+// once for a stale read.
+func (s *resourceServer) readView(ctx context.Context, stale bool) (*fsm.View, error) {
+	if !stale {
+		if err := s.a.linearize(ctx); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	return s.a.fsm.View(), nil
+}
+
+func (s *resourceServer) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse, error) {
+	if req.Ref == nil {
+		return nil, status.Error(codes.InvalidArgument, "get needs an object reference")
+	}
+	info, err := kindOf(req.Ref.Kind)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.readView(ctx, req.Stale)
+	if err != nil {
+		return nil, err
+	}
+	ns := namespaceFor(info, req.Ref.Namespace)
+	r, err := v.Get(info.Kind, ns, req.Ref.Name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.GetResponse{Object: r.Object, Revision: v.Revision()}, nil
+}
+
+func namespaceFor(info api.KindInfo, ns string) string {
+	if !info.Namespaced {
+		return ""
+	}
+	if ns == "" {
+		return "default"
+	}
+	return ns
+}
+
+func (s *resourceServer) List(ctx context.Context, req *pb.ListRequest) (*pb.ListResponse, error) {
+	info, err := kindOf(req.Kind)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := api.ParseSelector(req.LabelSelector)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	v, err := s.readView(ctx, req.Stale)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := v.List(info.Kind, req.Namespace, sel)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.ListResponse{Revision: v.Revision()}
+	for _, r := range recs {
+		resp.Objects = append(resp.Objects, r.Object)
+	}
+	return resp, nil
+}
+
+func (s *resourceServer) Watch(req *pb.WatchRequest, stream pb.Resources_WatchServer) error {
+	kind := ""
+	if req.Kind != "" {
+		info, err := kindOf(req.Kind)
+		if err != nil {
+			return err
+		}
+		kind = info.Kind
+	}
+	sel, err := api.ParseSelector(req.LabelSelector)
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	ctx := stream.Context()
+	rev := req.Revision
+	if rev == 0 {
+		rev = s.a.fsm.Index()
+	}
+	// A bookmark first, so the watcher knows where it starts.
+	if err := stream.Send(&pb.WatchEvent{Type: "BOOKMARK", Revision: rev}); err != nil {
+		return err
+	}
+	for {
+		evs, wait, err := s.a.fsm.EventsAfter(rev, 512)
+		if err != nil {
+			return toStatus(err)
+		}
+		if wait != nil {
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		sent := false
+		for _, ev := range evs {
+			rev, sent = ev.Revision, false
+			if kind != "" && ev.Kind != kind || req.Namespace != "" && ev.Namespace != req.Namespace || !sel.Matches(ev.Labels) {
+				continue
+			}
+			if err := stream.Send(&pb.WatchEvent{Type: string(ev.Type), Kind: ev.Kind, Revision: ev.Revision, Object: json.RawMessage(ev.Object)}); err != nil {
+				return err
+			}
+			sent = true
+		}
+		if !sent {
+			// Tell a filtered watcher how far it has come, so that it can
+			// resume from there rather than from a revision long gone.
+			if err := stream.Send(&pb.WatchEvent{Type: "BOOKMARK", Revision: rev}); err != nil {
+				return err
+			}
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package api
+
+import (
+	"slices"
+	"strings"
+)
+
+// KindInfo describes one resource kind.
+type KindInfo struct {
+	Kind       string        // "ConfigMap"
+	APIVersion string        // "v1"
+	Namespaced bool          // false for cluster-scoped kinds such as Namespace
+	Plural     string        // "configmaps", lower case
+	Aliases    []string      // singular and short names, lower case: "configmap", "cm"
+	New        func() Object // a new zero object with TypeMeta filled in
+}
+
+// kinds is the registry, sorted by Kind. Never handed out: Kinds copies it.
+var kinds = []KindInfo{
+	{
+		Kind: "ConfigMap", APIVersion: "v1", Namespaced: true,
+		Plural: "configmaps", Aliases: []string{"configmap", "cm"},
+		New: func() Object { return &ConfigMap{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}} },
+	},
+	{
+		Kind: "Namespace", APIVersion: "v1", Namespaced: false,
+		Plural: "namespaces", Aliases: []string{"namespace", "ns"},
+		New: func() Object { return &Namespace{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Namespace"}} },
+	},
+	{
+		Kind: "Secret", APIVersion: "v1", Namespaced: true,
+		Plural: "secrets", Aliases: []string{"secret"},
+		New: func() Object { return &Secret{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Secret"}} },
+	},
+}
+
+func (k KindInfo) clone() KindInfo {
+	k.Aliases = slices.Clone(k.Aliases)
+	return k
+}
+
+// Kinds returns every kind, sorted by Kind. The result is a copy.
+func Kinds() []KindInfo {
+	out := make([]KindInfo, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.clone()
+	}
+	return out
+}
+
+// LookupKind finds a kind by its exact Kind, such as "ConfigMap".
+func LookupKind(kind string) (KindInfo, bool) {
+	for _, k := range kinds {
+		if k.Kind == kind {
+			return k.clone(), true
+		}
+	}
+	return KindInfo{}, false
+}
+
+// ResolveResource finds a kind by a name a user types on the command line,
+// ignoring case: the plural ("configmaps"), an alias ("configmap", "cm") or
+// the Kind ("ConfigMap").
+func ResolveResource(name string) (KindInfo, bool) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if n == "" {
+		return KindInfo{}, false
+	}
+	for _, k := range kinds {
+		if n == k.Plural || n == strings.ToLower(k.Kind) || slices.Contains(k.Aliases, n) {
+			return k.clone(), true
+		}
+	}
+	return KindInfo{}, false
+}
+
+func lower(s string) string { return strings.ToLower(s) }

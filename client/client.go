@@ -1,0 +1,297 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/api"
+	pb "github.com/berth-dev/berth/proto/berthpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// maxMessageBytes bounds one message; the server's limit is the same.
+const maxMessageBytes = 64 << 20
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithTimeout sets how long a call may take, retries included, when its
+// context has no deadline (default 30 s).
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithAttemptTimeout bounds one try against one server (default 5 s), so
+// that a paused server does not hold a call.
+func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.attempt = d } }
+
+// Client talks to a Berth cluster. It is safe for concurrent use.
+type Client struct {
+	addrs   []string
+	timeout time.Duration
+	attempt time.Duration
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+	next  int // the address to try first
+}
+
+// New returns a client of the servers at addrs (host:port of their API).
+// It does not connect until the first call.
+func New(addrs []string, opts ...Option) (*Client, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("client: no server address")
+	}
+	c := &Client{addrs: addrs, timeout: 30 * time.Second, attempt: 5 * time.Second, conns: map[string]*grpc.ClientConn{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Close closes the connections.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.conns = map[string]*grpc.ClientConn{}
+	return nil
+}
+
+func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if conn, ok := c.conns[addr]; ok {
+		return conn, nil
+	}
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)))
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: %w", addr, err)
+	}
+	c.conns[addr] = conn
+	return conn, nil
+}
+
+// retryable reports whether another try may succeed: the server was not
+// reachable, had no leader, or did not answer in time.
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// do runs fn against the servers in turn until it succeeds, fails for good,
+// or the call's time runs out.
+func (c *Client) do(ctx context.Context, fn func(ctx context.Context, conn *grpc.ClientConn) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	backoff := 20 * time.Millisecond
+	for {
+		c.mu.Lock()
+		addr := c.addrs[c.next%len(c.addrs)]
+		c.mu.Unlock()
+		conn, err := c.conn(addr)
+		if err != nil {
+			return err
+		}
+		actx, cancel := context.WithTimeout(ctx, c.attempt)
+		err = fn(actx, conn)
+		cancel()
+		if err == nil || !retryable(err) {
+			return wrap(err)
+		}
+		if ctx.Err() != nil {
+			return wrap(err)
+		}
+		c.mu.Lock()
+		c.next++
+		c.mu.Unlock()
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return wrap(err)
+		case <-t.C:
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}
+
+// NewRequestID returns a random ID for a write.
+func NewRequestID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Result is the outcome of one object's write.
+type Result struct {
+	// Action is created, configured, unchanged or deleted.
+	Action string
+	Object api.Object
+	// Revision is the revision of the write.
+	Revision uint64
+}
+
+// Apply creates or replaces every object, all or nothing.
+func (c *Client) Apply(ctx context.Context, objs ...api.Object) ([]Result, error) {
+	return c.write(ctx, objs, func(cl pb.ResourcesClient) writeFn { return cl.Apply })
+}
+
+// Create creates every object, all or nothing; one that exists fails the
+// whole call (IsAlreadyExists).
+func (c *Client) Create(ctx context.Context, objs ...api.Object) ([]Result, error) {
+	return c.write(ctx, objs, func(cl pb.ResourcesClient) writeFn { return cl.Create })
+}
+
+// Update replaces every object, all or nothing. An object whose
+// metadata.resourceVersion is set fails with a conflict (IsConflict) if it
+// has changed since.
+func (c *Client) Update(ctx context.Context, objs ...api.Object) ([]Result, error) {
+	return c.write(ctx, objs, func(cl pb.ResourcesClient) writeFn { return cl.Update })
+}
+
+type writeFn func(context.Context, *pb.WriteRequest, ...grpc.CallOption) (*pb.WriteResponse, error)
+
+func (c *Client) write(ctx context.Context, objs []api.Object, method func(pb.ResourcesClient) writeFn) ([]Result, error) {
+	req := &pb.WriteRequest{RequestId: NewRequestID()}
+	for _, o := range objs {
+		b, err := api.Encode(o)
+		if err != nil {
+			return nil, err
+		}
+		req.Objects = append(req.Objects, b)
+	}
+	var resp *pb.WriteResponse
+	err := c.do(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+		resp, err = method(pb.NewResourcesClient(conn))(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results(resp)
+}
+
+func results(resp *pb.WriteResponse) ([]Result, error) {
+	out := make([]Result, 0, len(resp.Results))
+	for _, r := range resp.Results {
+		obj, err := Decode(r.Object)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Result{Action: r.Action, Object: obj, Revision: resp.Revision})
+	}
+	return out, nil
+}
+
+// Ref names one object. ResourceVersion, when set, is a precondition.
+type Ref struct {
+	Kind, Namespace, Name string
+	ResourceVersion       uint64
+}
+
+// Delete deletes every named object, all or nothing.
+func (c *Client) Delete(ctx context.Context, refs ...Ref) ([]Result, error) {
+	req := &pb.DeleteRequest{RequestId: NewRequestID()}
+	for _, r := range refs {
+		req.Refs = append(req.Refs, &pb.ObjectRef{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, ResourceVersion: r.ResourceVersion})
+	}
+	var resp *pb.WriteResponse
+	err := c.do(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+		resp, err = pb.NewResourcesClient(conn).Delete(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results(resp)
+}
+
+// ReadOption tunes a read.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	stale    bool
+	selector string
+}
+
+// Stale reads the answering server's replica without a linearizable
+// barrier: faster, and possibly behind.
+func Stale() ReadOption { return func(o *readOptions) { o.stale = true } }
+
+// LabelSelector filters a list or watch ("app=web,tier!=db").
+func LabelSelector(s string) ReadOption { return func(o *readOptions) { o.selector = s } }
+
+func readOpts(opts []ReadOption) readOptions {
+	var o readOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// Get reads one object. kind is a Kind ("ConfigMap") or a resource name
+// ("cm"); ns is ignored for cluster-scoped kinds and defaults to "default".
+func (c *Client) Get(ctx context.Context, kind, ns, name string, opts ...ReadOption) (api.Object, error) {
+	o := readOpts(opts)
+	var resp *pb.GetResponse
+	err := c.do(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+		resp, err = pb.NewResourcesClient(conn).Get(ctx, &pb.GetRequest{Ref: &pb.ObjectRef{Kind: kind, Namespace: ns, Name: name}, Stale: o.stale})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Decode(resp.Object)
+}
+
+// List reads the objects of a kind in a namespace ("" for all), sorted by
+// namespace and name, and the revision they were read at.
+func (c *Client) List(ctx context.Context, kind, ns string, opts ...ReadOption) ([]api.Object, uint64, error) {
+	o := readOpts(opts)
+	var resp *pb.ListResponse
+	err := c.do(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+		resp, err = pb.NewResourcesClient(conn).List(ctx, &pb.ListRequest{Kind: kind, Namespace: ns, LabelSelector: o.selector, Stale: o.stale})
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]api.Object, 0, len(resp.Objects))
+	for _, raw := range resp.Objects {
+		obj, err := Decode(raw)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, obj)
+	}
+	return out, resp.Revision, nil
+}
+
+// Decode turns an object's JSON, as the server sends it, into its api type.
+func Decode(raw []byte) (api.Object, error) {
+	var tm api.TypeMeta
+	if err := json.Unmarshal(raw, &tm); err != nil {
+		return nil, fmt.Errorf("client: decode object: %w", err)
+	}
+	return api.DecodeStored(tm.Kind, raw)
+}

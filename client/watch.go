@@ -1,0 +1,110 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"github.com/berth-dev/berth/api"
+	pb "github.com/berth-dev/berth/proto/berthpb"
+)
+
+// Event is one change seen by a watch. A watch that ends for good sends a
+// last Event with Err set (IsCompacted(Err): list again).
+type Event struct {
+	// Type is ADDED, MODIFIED or DELETED.
+	Type     string
+	Kind     string
+	Revision uint64
+	Object   api.Object
+	Err      error
+}
+
+// Watch streams every change of kind ("" for every kind) in namespace ns
+// ("" for all) after revision from (0: from now), in commit order. When a
+// server goes away the watch resumes on another from the last revision
+// seen, so no change is missed or repeated. The channel closes when ctx
+// ends or after an Event with Err.
+func (c *Client) Watch(ctx context.Context, kind, ns string, from uint64, opts ...ReadOption) <-chan Event {
+	o := readOpts(opts)
+	out := make(chan Event, 64)
+	go func() {
+		defer close(out)
+		rev := from
+		backoff := 20 * time.Millisecond
+		for ctx.Err() == nil {
+			err := c.watchOnce(ctx, &pb.WatchRequest{Kind: kind, Namespace: ns, LabelSelector: o.selector}, &rev, out)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil && !retryable(err) {
+				select {
+				case out <- Event{Err: wrap(err)}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			c.mu.Lock()
+			c.next++
+			c.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, time.Second)
+		}
+	}()
+	return out
+}
+
+// watchOnce follows one server until its stream breaks; rev tracks the last
+// revision seen.
+func (c *Client) watchOnce(ctx context.Context, req *pb.WatchRequest, rev *uint64, out chan<- Event) error {
+	c.mu.Lock()
+	addr := c.addrs[c.next%len(c.addrs)]
+	c.mu.Unlock()
+	conn, err := c.conn(addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req.Revision = *rev
+	stream, err := pb.NewResourcesClient(conn).Watch(ctx, req)
+	if err != nil {
+		return err
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		if ev.Type == "BOOKMARK" {
+			if ev.Revision > *rev {
+				*rev = ev.Revision
+			}
+			continue
+		}
+		obj, err := Decode(ev.Object)
+		if err != nil {
+			return err
+		}
+		select {
+		case out <- Event{Type: ev.Type, Kind: ev.Kind, Revision: ev.Revision, Object: obj}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		*rev = ev.Revision
+	}
+}
+
+func sleepCtx(ctx context.Context) error {
+	t := time.NewTimer(100 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,21 @@
+// Package fsm is Berth's replicated state machine: the commands that Raft
+// carries, the go-memdb tables they change, revisions, watch, and
+// snapshot/restore.
+//
+// It may import only the api package (and go-memdb). Apply is
+// deterministic: no clock, no randomness, no map-order effects, no I/O. The
+// leader stamps times and UIDs into the Command before it is proposed, so
+// any two replicas that applied the same log hold byte-identical state
+// (compare their Snapshot bytes).
+//
+// The revision of the store is the Raft index of the last applied command,
+// and an object's resourceVersion is the index of its last change.
+//
+//	f := fsm.New(fsm.Options{})
+//	res := f.ApplyCommand(7, &fsm.Command{
+//		Time: "2026-01-02T15:04:05Z",
+//		Ops:  []fsm.Op{{Verb: fsm.VerbApply, Kind: "ConfigMap", Object: raw, UID: uid}},
+//	})
+//	if res.Err != nil { ... }     // errors.Is(res.Err, fsm.ErrConflict), ...
+//	rec, _ := f.Get("ConfigMap", "default", "web")
+package fsm

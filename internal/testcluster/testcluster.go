@@ -1,0 +1,307 @@
+package testcluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/client"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary returns the path of a berth binary: $BERTH_BIN when set, else one
+// built once per test process from this checkout.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("BERTH_BIN"); p != "" {
+		return p
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "berth-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "berth")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/berth")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatalf("testcluster: %v", buildErr)
+	}
+	return buildPath
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("testcluster: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Options configure a cluster.
+type Options struct {
+	Servers int
+	// Args are extra flags for every agent (e.g. --raft-snapshot-threshold).
+	Args []string
+}
+
+// Cluster is a set of berth servers on loopback.
+type Cluster struct {
+	Nodes []*Node
+}
+
+// Node is one berth agent process. Its ports and data dir stay the same
+// across restarts.
+type Node struct {
+	Name     string
+	DataDir  string
+	APIPort  int
+	RaftPort int
+	args     []string
+	bin      string
+	logPath  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// APIAddr is the node's API address.
+func (n *Node) APIAddr() string { return "127.0.0.1:" + strconv.Itoa(n.APIPort) }
+
+// Start starts a cluster of opts.Servers servers that bootstrap together,
+// waits until it has a leader, and stops every process at the end of the
+// test.
+func Start(tb testing.TB, opts Options) *Cluster {
+	tb.Helper()
+	if opts.Servers <= 0 {
+		opts.Servers = 3
+	}
+	bin := Binary(tb)
+	base := tb.TempDir()
+	c := &Cluster{}
+	for i := 0; i < opts.Servers; i++ {
+		n := &Node{
+			Name: fmt.Sprintf("s%d", i+1), DataDir: filepath.Join(base, fmt.Sprintf("s%d", i+1)),
+			APIPort: FreePort(tb), RaftPort: FreePort(tb), bin: bin,
+		}
+		n.logPath = filepath.Join(base, n.Name+".log")
+		c.Nodes = append(c.Nodes, n)
+	}
+	var joins []string
+	for _, n := range c.Nodes {
+		joins = append(joins, n.APIAddr())
+	}
+	for _, n := range c.Nodes {
+		n.args = append([]string{
+			"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", "127.0.0.1",
+			"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort),
+			"--bootstrap-expect", strconv.Itoa(opts.Servers), "--join", strings.Join(joins, ","),
+			"--log-level", "warn",
+		}, opts.Args...)
+	}
+	tb.Cleanup(func() {
+		for _, n := range c.Nodes {
+			n.kill()
+		}
+		if tb.Failed() {
+			for _, n := range c.Nodes {
+				if b, err := os.ReadFile(n.logPath); err == nil {
+					tb.Logf("--- log of %s ---\n%s", n.Name, tail(b, 4000))
+				}
+			}
+		}
+	})
+	for _, n := range c.Nodes {
+		n.Start(tb)
+	}
+	c.WaitLeader(tb)
+	return c
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// Start (re)starts the node's process with its data dir and ports.
+func (n *Node) Start(tb testing.TB) {
+	tb.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		tb.Fatalf("testcluster: %s is running", n.Name)
+	}
+	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatalf("testcluster: %v", err)
+	}
+	cmd := exec.Command(n.bin, n.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		tb.Fatalf("testcluster: start %s: %v", n.Name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	n.cmd, n.done = cmd, done
+}
+
+// Running reports whether the process is running (paused counts).
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd != nil
+}
+
+// Kill stops the process with SIGKILL and waits for it.
+func (n *Node) Kill(tb testing.TB) { n.kill() }
+
+func (n *Node) kill() {
+	n.signalAndWait(syscall.SIGKILL, 0)
+}
+
+// Stop stops the process with SIGTERM (a graceful shutdown) and waits.
+func (n *Node) Stop(tb testing.TB) { n.signalAndWait(syscall.SIGTERM, 10*time.Second) }
+
+func (n *Node) signalAndWait(sig syscall.Signal, grace time.Duration) {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.cmd = nil
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Signal(sig)
+	if grace > 0 {
+		select {
+		case <-done:
+			return
+		case <-time.After(grace):
+			_ = cmd.Process.Kill()
+		}
+	}
+	<-done
+}
+
+// Pause stops the process with SIGSTOP; Resume continues it.
+func (n *Node) Pause(tb testing.TB)  { n.signal(tb, syscall.SIGSTOP) }
+func (n *Node) Resume(tb testing.TB) { n.signal(tb, syscall.SIGCONT) }
+
+func (n *Node) signal(tb testing.TB, sig syscall.Signal) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		tb.Fatalf("testcluster: %s is not running", n.Name)
+	}
+	_ = n.cmd.Process.Signal(sig)
+}
+
+// Client returns a client of every node, closed at the end of the test.
+func (c *Cluster) Client(tb testing.TB, opts ...client.Option) *client.Client {
+	var addrs []string
+	for _, n := range c.Nodes {
+		addrs = append(addrs, n.APIAddr())
+	}
+	return newClient(tb, addrs, opts...)
+}
+
+// Client returns a client of this node only.
+func (n *Node) Client(tb testing.TB, opts ...client.Option) *client.Client {
+	return newClient(tb, []string{n.APIAddr()}, opts...)
+}
+
+func newClient(tb testing.TB, addrs []string, opts ...client.Option) *client.Client {
+	tb.Helper()
+	cl, err := client.New(addrs, opts...)
+	if err != nil {
+		tb.Fatalf("testcluster: %v", err)
+	}
+	tb.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// WaitLeader waits (up to 30 s) until the running nodes agree on a leader
+// that is running, and returns it.
+func (c *Cluster) WaitLeader(tb testing.TB) *Node {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if n := c.leader(tb); n != nil {
+			return n
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tb.Fatalf("testcluster: no leader within 30s")
+	return nil
+}
+
+func (c *Cluster) leader(tb testing.TB) *Node {
+	var leader string
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		cl, err := client.New([]string{n.APIAddr()}, client.WithTimeout(time.Second), client.WithAttemptTimeout(time.Second))
+		if err != nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := cl.Info(ctx)
+		cancel()
+		cl.Close()
+		if err != nil || info.LeaderID == "" || info.LeaderAPIAddr == "" || (leader != "" && info.LeaderID != leader) {
+			return nil
+		}
+		leader = info.LeaderID
+	}
+	for _, n := range c.Nodes {
+		if n.Name == leader && n.Running() {
+			return n
+		}
+	}
+	return nil
+}
+
+// Node returns the node with a name.
+func (c *Cluster) Node(name string) *Node {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
