@@ -25,6 +25,7 @@ func (s *clusterServer) Info(ctx context.Context, req *pb.InfoRequest) (*pb.Info
 	resp := &pb.InfoResponse{
 		Self: a.disc.self, InCluster: a.node.HasState(), AppliedIndex: a.fsm.Index(), State: a.node.State(),
 	}
+	resp.FirstLogIndex, resp.LastLogIndex = a.node.LogRange()
 	resp.LeaderId, _ = a.node.Leader()
 	if addr, err := a.leaderAPI(); err == nil {
 		resp.LeaderApiAddr = addr

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-dev/berth/raft"
 	pb "github.com/berth-dev/berth/proto/berthpb"
+	"github.com/berth-dev/berth/raft"
 )
 
 // discovery brings a server into a cluster, Nomad-style:

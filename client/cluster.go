@@ -40,6 +40,8 @@ type ServerInfo struct {
 	State                   string // Leader, Follower, Candidate
 	LeaderID, LeaderAPIAddr string
 	AppliedIndex            uint64
+	// FirstLogIndex and LastLogIndex bound the server's Raft log.
+	FirstLogIndex, LastLogIndex uint64
 }
 
 // Info asks the first server that answers about itself and its leader.
@@ -55,6 +57,7 @@ func (c *Client) Info(ctx context.Context) (*ServerInfo, error) {
 	return &ServerInfo{
 		ID: resp.Self.GetId(), RaftAddr: resp.Self.GetRaftAddr(), APIAddr: resp.Self.GetApiAddr(),
 		State: resp.State, LeaderID: resp.LeaderId, LeaderAPIAddr: resp.LeaderApiAddr, AppliedIndex: resp.AppliedIndex,
+		FirstLogIndex: resp.FirstLogIndex, LastLogIndex: resp.LastLogIndex,
 	}, nil
 }
 

@@ -205,6 +205,13 @@ func (n *Node) LeaderCh() <-chan bool { return n.raft.LeaderCh() }
 // AppliedIndex is the index of the last entry handed to the FSM.
 func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
 
+// LogRange returns the first and last index held in the Raft log.
+func (n *Node) LogRange() (first, last uint64) {
+	first, _ = n.logs.FirstIndex()
+	last, _ = n.logs.LastIndex()
+	return first, last
+}
+
 // Stats returns hashicorp/raft's statistics.
 func (n *Node) Stats() map[string]string { return n.raft.Stats() }
 

@@ -794,9 +794,13 @@ type InfoResponse struct {
 	LeaderApiAddr string `protobuf:"bytes,4,opt,name=leader_api_addr,json=leaderApiAddr,proto3" json:"leader_api_addr,omitempty"`
 	// Servers this one knows: Raft peers, or those met while waiting to
 	// bootstrap.
-	Known         []*ServerInfo `protobuf:"bytes,5,rep,name=known,proto3" json:"known,omitempty"`
-	AppliedIndex  uint64        `protobuf:"varint,6,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
-	State         string        `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	Known        []*ServerInfo `protobuf:"bytes,5,rep,name=known,proto3" json:"known,omitempty"`
+	AppliedIndex uint64        `protobuf:"varint,6,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	State        string        `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	// The oldest entry still in this server's Raft log: a follower that
+	// needs an older one gets a snapshot instead.
+	FirstLogIndex uint64 `protobuf:"varint,8,opt,name=first_log_index,json=firstLogIndex,proto3" json:"first_log_index,omitempty"`
+	LastLogIndex  uint64 `protobuf:"varint,9,opt,name=last_log_index,json=lastLogIndex,proto3" json:"last_log_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -878,6 +882,20 @@ func (x *InfoResponse) GetState() string {
 		return x.State
 	}
 	return ""
+}
+
+func (x *InfoResponse) GetFirstLogIndex() uint64 {
+	if x != nil {
+		return x.FirstLogIndex
+	}
+	return 0
+}
+
+func (x *InfoResponse) GetLastLogIndex() uint64 {
+	if x != nil {
+		return x.LastLogIndex
+	}
+	return 0
 }
 
 type JoinRequest struct {
@@ -1458,7 +1476,7 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\bapi_addr\x18\x03 \x01(\tR\aapiAddr\x12)\n" +
 	"\x10bootstrap_expect\x18\x04 \x01(\x05R\x0fbootstrapExpect\";\n" +
 	"\vInfoRequest\x12,\n" +
-	"\x06caller\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06caller\"\x83\x02\n" +
+	"\x06caller\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06caller\"\xd1\x02\n" +
 	"\fInfoResponse\x12(\n" +
 	"\x04self\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x04self\x12\x1d\n" +
 	"\n" +
@@ -1467,7 +1485,9 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\x0fleader_api_addr\x18\x04 \x01(\tR\rleaderApiAddr\x12*\n" +
 	"\x05known\x18\x05 \x03(\v2\x14.berth.v1.ServerInfoR\x05known\x12#\n" +
 	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\x12\x14\n" +
-	"\x05state\x18\a \x01(\tR\x05state\";\n" +
+	"\x05state\x18\a \x01(\tR\x05state\x12&\n" +
+	"\x0ffirst_log_index\x18\b \x01(\x04R\rfirstLogIndex\x12$\n" +
+	"\x0elast_log_index\x18\t \x01(\x04R\flastLogIndex\";\n" +
 	"\vJoinRequest\x12,\n" +
 	"\x06server\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06server\"\x0e\n" +
 	"\fJoinResponse\"%\n" +

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Berth's build, tests and dev cluster need on a fresh
+# Debian/Ubuntu machine (as root). Idempotent: installs only what is missing.
+#   scripts/install-deps.sh            # build and test needs
+#   scripts/install-deps.sh proto      # also the protobuf compiler and Go plugins
+set -euo pipefail
+
+apt_pkgs=()
+need_cmd() { command -v "$1" >/dev/null 2>&1 || apt_pkgs+=("$2"); }
+
+need_cmd git git
+need_cmd make make
+need_cmd gcc gcc
+if [[ "${1:-}" == proto ]]; then
+	need_cmd protoc protobuf-compiler
+fi
+
+if ((${#apt_pkgs[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "install-deps: missing ${apt_pkgs[*]}; run as root to install them" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null 2>&1 && [[ ! -x /usr/local/go/bin/go ]]; then
+	echo "install-deps: Go 1.26 is needed (https://go.dev/doc/install)" >&2
+	exit 1
+fi
+
+if [[ "${1:-}" == proto ]]; then
+	gobin=$(go env GOPATH)/bin
+	[[ -x $gobin/protoc-gen-go ]] || GOFLAGS= go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	[[ -x $gobin/protoc-gen-go-grpc ]] || GOFLAGS= go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
+fi

@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/client"
+	"github.com/berth-dev/berth/internal/testcluster"
+)
+
+// An object written through one server is read back through every server,
+// linearizably, at once.
+func TestReadYourWritesOnEveryServer(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Servers: 3})
+	ctx := ctxT(t, 60*time.Second)
+	var clients []*client.Client
+	for _, n := range c.Nodes {
+		clients = append(clients, n.Client(t))
+	}
+	for i := 0; i < 30; i++ {
+		w := clients[i%3]
+		val := fmt.Sprint(i)
+		mustApply(t, ctx, w, configMap("reg", map[string]string{"v": val}))
+		for j, r := range clients {
+			if got := getCM(t, ctx, r, "reg").Data["v"]; got != val {
+				t.Fatalf("write %d through %s, read through %s: got %q", i, c.Nodes[i%3].Name, c.Nodes[j].Name, got)
+			}
+		}
+	}
+	peers, err := clients[0].Peers(ctx)
+	if err != nil || len(peers) != 3 {
+		t.Fatalf("peers: %v %v", peers, err)
+	}
+}
+
+// kill -9 of the leader: a new one is elected and writes go on; the killed
+// server comes back from its data dir and catches up; a stop and start of
+// the whole cluster keeps every acknowledged write.
+func TestLeaderCrashAndFullRestart(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Servers: 3})
+	ctx := ctxT(t, 120*time.Second)
+	cl := c.Client(t)
+	for i := 0; i < 20; i++ {
+		mustApply(t, ctx, cl, configMap(fmt.Sprintf("a%d", i), nil))
+	}
+	old := c.WaitLeader(t)
+	old.Kill(t)
+	next := c.WaitLeader(t)
+	if next == old {
+		t.Fatal("the killed server still leads")
+	}
+	for i := 0; i < 20; i++ {
+		mustApply(t, ctx, cl, configMap(fmt.Sprintf("b%d", i), nil))
+	}
+	old.Start(t)
+	eventually(t, 30*time.Second, func() error { return wantCount(ctx, old.Client(t), 40, client.Stale()) })
+
+	for _, n := range c.Nodes {
+		n.Kill(t)
+	}
+	for _, n := range c.Nodes {
+		n.Start(t)
+	}
+	c.WaitLeader(t)
+	if err := wantCount(ctx, cl, 40); err != nil {
+		t.Fatalf("after a full restart: %v", err)
+	}
+}
+
+// A follower that was down while more than the snapshot threshold of writes
+// happened catches up by snapshot install.
+func TestFollowerCatchesUpBySnapshot(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Servers: 3, Args: []string{
+		"--raft-snapshot-threshold", "40", "--raft-trailing-logs", "10", "--raft-snapshot-interval", "100ms",
+	}})
+	ctx := ctxT(t, 120*time.Second)
+	leader := c.WaitLeader(t)
+	var follower *testcluster.Node
+	for _, n := range c.Nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	info, err := follower.Client(t).Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower.Stop(t)
+	cl := leader.Client(t)
+	for i := 0; i < 150; i++ {
+		mustApply(t, ctx, cl, configMap(fmt.Sprintf("s%d", i), map[string]string{"i": fmt.Sprint(i)}))
+	}
+	mustApply(t, ctx, cl, configMap("filler", nil))
+	// The leader must have dropped from its log the entries the follower
+	// needs next: then only a snapshot can bring it up to date.
+	eventually(t, 20*time.Second, func() error {
+		li, err := leader.Client(t).Info(ctx)
+		if err != nil {
+			return err
+		}
+		if li.FirstLogIndex <= info.LastLogIndex+1 {
+			mustApply(t, ctx, cl, configMap("filler", map[string]string{"at": fmt.Sprint(li.LastLogIndex)}))
+			return fmt.Errorf("the leader's log starts at %d, the follower needs %d", li.FirstLogIndex, info.LastLogIndex+1)
+		}
+		return nil
+	})
+	follower.Start(t)
+	eventually(t, 30*time.Second, func() error { return wantCount(ctx, follower.Client(t), 151, client.Stale()) })
+	if got := getCM(t, ctx, follower.Client(t), "s149", client.Stale()).Data["i"]; got != "149" {
+		t.Fatalf("s149 on the follower: %q", got)
+	}
+}
