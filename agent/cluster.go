@@ -44,17 +44,22 @@ func (s *clusterServer) Join(ctx context.Context, req *pb.JoinRequest) (*pb.Join
 	if sv == nil || sv.Id == "" || sv.RaftAddr == "" || sv.ApiAddr == "" {
 		return nil, status.Error(codes.InvalidArgument, "join needs the server's id, raft and api addresses")
 	}
-	if err := a.registerServer(ctx, sv); err != nil {
-		return nil, toStatus(err)
-	}
 	servers, err := a.node.Servers()
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	member := false
 	for _, p := range servers {
-		if p.ID == sv.Id && p.Addr == sv.RaftAddr && p.Voter {
-			return &pb.JoinResponse{}, nil
-		}
+		member = member || p.ID == sv.Id && p.Addr == sv.RaftAddr && p.Voter
+	}
+	if req.RegisterOnly && !member {
+		return nil, status.Errorf(codes.FailedPrecondition, "server %q is not a raft peer", sv.Id)
+	}
+	if err := a.registerServer(ctx, sv); err != nil {
+		return nil, toStatus(err)
+	}
+	if member {
+		return &pb.JoinResponse{}, nil
 	}
 	a.log.Info("adding server", "id", sv.Id, "raft", sv.RaftAddr)
 	if err := a.node.AddVoter(ctx, sv.Id, sv.RaftAddr); err != nil {

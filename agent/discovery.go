@@ -175,20 +175,22 @@ func (d *discovery) info(ctx context.Context, addr string) (*pb.InfoResponse, er
 	return pb.NewClusterClient(conn).Info(ctx, &pb.InfoRequest{Caller: d.self})
 }
 
-func (d *discovery) join(ctx context.Context, addr string) error {
+func (d *discovery) join(ctx context.Context, addr string) error { return d.callJoin(ctx, addr, false) }
+
+func (d *discovery) callJoin(ctx context.Context, addr string, registerOnly bool) error {
 	conn, err := d.a.conns.get(addr)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = pb.NewClusterClient(conn).Join(ctx, &pb.JoinRequest{Server: d.self})
+	_, err = pb.NewClusterClient(conn).Join(ctx, &pb.JoinRequest{Server: d.self, RegisterOnly: registerOnly})
 	return err
 }
 
 // keepRegistered makes sure the state names this server's current API
 // address, so that followers forward to it when it leads; it asks the
-// leader through Join, which is idempotent.
+// leader through Join (register only: a removed server stays removed).
 func (d *discovery) keepRegistered(ctx context.Context) {
 	for ctx.Err() == nil {
 		registered := false
@@ -203,7 +205,7 @@ func (d *discovery) keepRegistered(ctx context.Context) {
 		}
 		if !d.a.node.IsLeader() {
 			if addr, err := d.a.leaderAPI(); err == nil {
-				if err := d.join(ctx, addr); err != nil {
+				if err := d.callJoin(ctx, addr, true); err != nil {
 					d.a.log.Debug("register", "err", err)
 				}
 			}

@@ -899,8 +899,11 @@ func (x *InfoResponse) GetLastLogIndex() uint64 {
 }
 
 type JoinRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Server        *ServerInfo            `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Server *ServerInfo            `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`
+	// Only record the server's addresses; refused unless it is a Raft peer
+	// already (a removed server that still runs must not come back).
+	RegisterOnly  bool `protobuf:"varint,2,opt,name=register_only,json=registerOnly,proto3" json:"register_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -940,6 +943,13 @@ func (x *JoinRequest) GetServer() *ServerInfo {
 		return x.Server
 	}
 	return nil
+}
+
+func (x *JoinRequest) GetRegisterOnly() bool {
+	if x != nil {
+		return x.RegisterOnly
+	}
+	return false
 }
 
 type JoinResponse struct {
@@ -1487,9 +1497,10 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\x12\x14\n" +
 	"\x05state\x18\a \x01(\tR\x05state\x12&\n" +
 	"\x0ffirst_log_index\x18\b \x01(\x04R\rfirstLogIndex\x12$\n" +
-	"\x0elast_log_index\x18\t \x01(\x04R\flastLogIndex\";\n" +
+	"\x0elast_log_index\x18\t \x01(\x04R\flastLogIndex\"`\n" +
 	"\vJoinRequest\x12,\n" +
-	"\x06server\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06server\"\x0e\n" +
+	"\x06server\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06server\x12#\n" +
+	"\rregister_only\x18\x02 \x01(\bR\fregisterOnly\"\x0e\n" +
 	"\fJoinResponse\"%\n" +
 	"\x13RemoveServerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +

@@ -1,0 +1,172 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/api"
+	pb "github.com/berth-dev/berth/proto/berthpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type testServer struct {
+	cfg Config
+	a   *Agent
+}
+
+func newServer(t *testing.T, name string, expect int) *testServer {
+	return &testServer{cfg: Config{
+		Name: name, DataDir: t.TempDir(), BindAddr: "127.0.0.1", APIPort: freePort(t), RaftPort: freePort(t),
+		BootstrapExpect: expect, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard,
+	}}
+}
+
+func (s *testServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.cfg.APIPort) }
+
+func (s *testServer) start(t *testing.T) {
+	t.Helper()
+	a, err := Start(context.Background(), s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.a = a
+	t.Cleanup(func() { a.Close() })
+}
+
+func dial(t *testing.T, addr string) (pb.ResourcesClient, pb.ClusterClient) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return pb.NewResourcesClient(conn), pb.NewClusterClient(conn)
+}
+
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func cmBytes(t *testing.T, name, v string) []byte {
+	c := &api.ConfigMap{Metadata: api.ObjectMeta{Name: name}, Data: map[string]string{"v": v}}
+	api.Default(c)
+	b, err := api.Encode(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Three servers that know only the first one's address find each other,
+// bootstrap once, forward writes to the leader and serve linearizable
+// reads everywhere; a fourth joins the running cluster and can be removed.
+func TestBootstrapForwardJoin(t *testing.T) {
+	servers := []*testServer{newServer(t, "a", 3), newServer(t, "b", 3), newServer(t, "c", 3)}
+	for _, s := range servers[1:] {
+		s.cfg.Join = []string{servers[0].addr()}
+	}
+	for _, s := range servers {
+		s.start(t)
+	}
+	waitFor(t, "a leader with a registered API address", func() bool {
+		for _, s := range servers {
+			if _, err := s.a.leaderAPI(); err != nil {
+				return false
+			}
+		}
+		_, err := servers[0].a.fsm.Get("Namespace", "", "default")
+		return err == nil
+	})
+	var follower, other *testServer
+	for _, s := range servers {
+		if !s.a.node.IsLeader() {
+			if follower == nil {
+				follower = s
+			} else {
+				other = s
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, _ := dial(t, follower.addr())
+	for i := 0; i < 10; i++ {
+		if _, err := res.Apply(ctx, &pb.WriteRequest{RequestId: fmt.Sprint("r", i), Objects: [][]byte{cmBytes(t, "x", fmt.Sprint(i))}}); err != nil {
+			t.Fatalf("apply through a follower: %v", err)
+		}
+		otherRes, _ := dial(t, other.addr())
+		got, err := otherRes.Get(ctx, &pb.GetRequest{Ref: &pb.ObjectRef{Kind: "ConfigMap", Name: "x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`"v":"%d"`, i); !bytes.Contains(got.Object, []byte(want)) {
+			t.Fatalf("read after write %d: %s", i, got.Object)
+		}
+	}
+
+	// A server with an empty data dir and no bootstrap-expect joins.
+	d := newServer(t, "d", 0)
+	d.cfg.Join = []string{follower.addr()}
+	d.start(t)
+	_, cl := dial(t, servers[0].addr())
+	waitFor(t, "d to be a voter", func() bool {
+		peers, err := cl.Peers(ctx, &pb.PeersRequest{})
+		if err != nil {
+			return false
+		}
+		for _, p := range peers.Peers {
+			if p.Id == "d" && p.Suffrage == "Voter" {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, "d to hold the state", func() bool {
+		_, err := d.a.fsm.Get("ConfigMap", "default", "x")
+		return err == nil
+	})
+	if _, err := cl.RemoveServer(ctx, &pb.RemoveServerRequest{Id: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	peers, err := cl.Peers(ctx, &pb.PeersRequest{})
+	if err != nil || len(peers.Peers) != 3 {
+		t.Fatalf("after removing d: %v %v", peers, err)
+	}
+	waitFor(t, "d's record to go", func() bool {
+		for _, r := range servers[0].a.fsm.View().Servers() {
+			if r.ID == "d" {
+				return false
+			}
+		}
+		return true
+	})
+	// d still runs, and must stay out.
+	time.Sleep(1500 * time.Millisecond)
+	if peers, _ := cl.Peers(ctx, &pb.PeersRequest{}); len(peers.GetPeers()) != 3 {
+		t.Fatalf("the removed server came back: %v", peers)
+	}
+}

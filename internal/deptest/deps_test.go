@@ -1,0 +1,50 @@
+package deptest
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/berth-dev/berth"
+
+// allowed lists, for each package, the packages of ours it may depend on
+// (directly or not). Generated protobuf code is "proto/berthpb".
+var allowed = map[string][]string{
+	"api":           {},
+	"proto/berthpb": {},
+	"fsm":           {"api"},
+	"raft":          {"fsm", "api"},
+	"gossip":        {"api"},
+	"scheduler":     {"api"},
+	"driver":        {"api"},
+	"client":        {"api", "proto/berthpb"},
+	"agent":         {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "driver"},
+	"cmd/berth":     {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "driver", "agent", "client"},
+	"jepsen":        {"api", "proto/berthpb", "client", "internal/testcluster"},
+}
+
+func TestImportDirection(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	for pkg, ok := range allowed {
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./"+pkg)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			rel, ours := strings.CutPrefix(dep, module+"/")
+			if !ours || rel == pkg {
+				continue
+			}
+			if !slices.Contains(ok, rel) {
+				t.Errorf("%s depends on %s, which DESIGN.md's import direction forbids", pkg, rel)
+			}
+		}
+	}
+}
