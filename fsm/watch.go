@@ -33,7 +33,8 @@ type hub struct {
 	mu     sync.Mutex
 	events []Event
 	// compacted is the revision up to which events are no longer kept: a
-	// watch must start at or after it.
+	// watch must start at or after it. At least max events are kept (up to
+	// a quarter more between trims).
 	compacted uint64
 	max       int
 	notify    chan struct{}
@@ -51,14 +52,18 @@ func (h *hub) append(evs []Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.events = append(h.events, evs...)
-	if over := len(h.events) - h.max; over > 0 {
+	// Trim in chunks (a quarter of the history at a time), so that a write
+	// does not copy the whole history once it is full.
+	if over := len(h.events) - h.max; over > h.max/4 {
 		// Trim whole revisions only, so a watcher never sees half of one.
 		cut := over
 		for cut < len(h.events) && h.events[cut].Revision == h.events[cut-1].Revision {
 			cut++
 		}
 		h.compacted = h.events[cut-1].Revision
-		h.events = append([]Event(nil), h.events[cut:]...)
+		kept := make([]Event, len(h.events)-cut, h.max+h.max/2)
+		copy(kept, h.events[cut:])
+		h.events = kept
 	}
 	close(h.notify)
 	h.notify = make(chan struct{})
