@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/client"
+)
+
+func berthSystem(bin string) system {
+	return system{
+		name:      "berth",
+		start:     func(ctx context.Context, dir string) (*cluster, error) { return startBerth(ctx, bin, dir) },
+		newPutter: berthPutter,
+	}
+}
+
+// startBerth starts three servers that bootstrap together, as
+// internal/testcluster does, and waits until every one knows a leader.
+func startBerth(ctx context.Context, bin, dir string) (*cluster, error) {
+	ports, err := freePorts(9)
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{}
+	for i := range 3 {
+		c.addrs = append(c.addrs, "127.0.0.1:"+strconv.Itoa(ports[3*i]))
+	}
+	for i := range 3 {
+		name := fmt.Sprintf("s%d", i+1)
+		p, err := startProc("berth "+name, filepath.Join(dir, "berth-"+name+".log"), bin,
+			"agent", "--server", "--name", name, "--data-dir", filepath.Join(dir, "berth-"+name),
+			"--bind", "127.0.0.1",
+			"--api-port", strconv.Itoa(ports[3*i]), "--raft-port", strconv.Itoa(ports[3*i+1]),
+			"--gossip-port", strconv.Itoa(ports[3*i+2]),
+			"--bootstrap-expect", "3", "--join", strings.Join(c.addrs, ","), "--log-level", "warn")
+		if err != nil {
+			c.stop()
+			return nil, err
+		}
+		c.procs = append(c.procs, p)
+	}
+	if err := waitBerthLeader(ctx, c); err != nil {
+		c.dumpLogs(stderr)
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func waitBerthLeader(ctx context.Context, c *cluster) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, addr := range c.addrs {
+		cl, err := client.New([]string{addr}, client.WithAttemptTimeout(time.Second))
+		if err != nil {
+			return err
+		}
+		err = poll(ctx, c, func() bool {
+			info, err := cl.Info(ctx)
+			return err == nil && info.LeaderID != ""
+		})
+		cl.Close()
+		if err != nil {
+			return fmt.Errorf("waiting for %s to know a leader: %w", addr, err)
+		}
+	}
+	return nil
+}
+
+// poll calls ok every 100 ms until it returns true, the context ends or a
+// process exits.
+func poll(ctx context.Context, c *cluster, ok func() bool) error {
+	for !ok() {
+		if err := c.checkAlive(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// berthPutter returns client i: its own client whose first server is
+// server i mod 3 (the others are its fallbacks), so that the clients spread
+// over the servers round robin.
+func berthPutter(c *cluster, i int) (putFunc, func(), error) {
+	n := len(c.addrs)
+	addrs := make([]string, n)
+	for j := range n {
+		addrs[j] = c.addrs[(i+j)%n]
+	}
+	cl, err := client.New(addrs)
+	if err != nil {
+		return nil, nil, err
+	}
+	put := func(ctx context.Context, key, value string) error {
+		cm := &api.ConfigMap{
+			Metadata: api.ObjectMeta{Name: key, Namespace: "default"},
+			Data:     map[string]string{"v": value},
+		}
+		api.Default(cm)
+		_, err := cl.Apply(ctx, cm)
+		return err
+	}
+	return put, func() { cl.Close() }, nil
+}
