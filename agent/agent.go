@@ -16,6 +16,7 @@ import (
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"github.com/berth-dev/berth/raft"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // MaxMessageBytes bounds one gRPC message (a multi-document apply).
@@ -94,7 +95,8 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		conns: newConnPool(),
 	}
 	a.disc = newDiscovery(a, &pb.ServerInfo{Id: cfg.Name, RaftAddr: raftAddr, ApiAddr: apiAddr, BootstrapExpect: int32(cfg.BootstrapExpect)})
-	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(a.nameLeader))
 	pb.RegisterResourcesServer(a.grpc, &resourceServer{a: a})
 	pb.RegisterClusterServer(a.grpc, &clusterServer{a: a})
 	node.OnLeader(a.leaderTasks)
@@ -131,6 +133,16 @@ func (a *Agent) Close() error {
 	a.wg.Wait()
 	a.conns.close()
 	return a.node.Close()
+}
+
+// nameLeader tells clients in a trailer where the leader's API is, so that
+// their next call goes there directly.
+func (a *Agent) nameLeader(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if addr, lerr := a.leaderAPI(); lerr == nil {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("berth-leader", addr))
+	}
+	return resp, err
 }
 
 // now is the leader's clock as stamped into commands.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -41,6 +43,9 @@ type Client struct {
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 	next  int // the address to try first
+	// leader is the leader's API address as the last answer named it, if it
+	// is one of addrs: calls go there first and save a forwarding hop.
+	leader string
 }
 
 // New returns a client of the servers at addrs (host:port of their API).
@@ -75,12 +80,31 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	}
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(c.learnLeader),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", addr, err)
 	}
 	c.conns[addr] = conn
 	return conn, nil
+}
+
+// leaderTrailer is the trailer in which servers name the leader's API
+// address.
+const leaderTrailer = "berth-leader"
+
+// learnLeader remembers the leader a server names in its answer.
+func (c *Client) learnLeader(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	var md metadata.MD
+	err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Trailer(&md))...)
+	// Only an address the client was given: a client of one server stays
+	// with it.
+	if v := md.Get(leaderTrailer); len(v) > 0 && err == nil && slices.Contains(c.addrs, v[0]) {
+		c.mu.Lock()
+		c.leader = v[0]
+		c.mu.Unlock()
+	}
+	return err
 }
 
 // retryable reports whether another try may succeed: the server was not
@@ -104,7 +128,10 @@ func (c *Client) do(ctx context.Context, fn func(ctx context.Context, conn *grpc
 	backoff := 20 * time.Millisecond
 	for {
 		c.mu.Lock()
-		addr := c.addrs[c.next%len(c.addrs)]
+		addr := c.leader
+		if addr == "" {
+			addr = c.addrs[c.next%len(c.addrs)]
+		}
 		c.mu.Unlock()
 		conn, err := c.conn(addr)
 		if err != nil {
@@ -120,7 +147,10 @@ func (c *Client) do(ctx context.Context, fn func(ctx context.Context, conn *grpc
 			return wrap(err)
 		}
 		c.mu.Lock()
-		c.next++
+		if c.leader == "" {
+			c.next++
+		}
+		c.leader = ""
 		c.mu.Unlock()
 		t := time.NewTimer(backoff)
 		select {
