@@ -166,6 +166,9 @@ func (a *Agent) leaderTasks(ctx context.Context) {
 // leaderSetup registers this server's API address (so followers can forward
 // to it) and makes sure the default namespace exists.
 func (a *Agent) leaderSetup(ctx context.Context) error {
+	if err := a.syncIndex(ctx); err != nil {
+		return err
+	}
 	self := a.disc.self
 	if err := a.registerServer(ctx, self); err != nil {
 		return err
@@ -182,6 +185,15 @@ func (a *Agent) leaderSetup(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// syncIndex commits an empty command, so that every replica's state
+// revision moves past what came before: after a snapshot restore, the FSM
+// knows only the index written in the snapshot, and linearizable reads wait
+// for the FSM to reach the commit index.
+func (a *Agent) syncIndex(ctx context.Context) error {
+	_, err := a.node.Apply(ctx, &fsm.Command{Type: fsm.CmdWrite, Time: a.now()})
+	return err
 }
 
 // registerServer records a server's addresses in the state, if they changed.

@@ -192,5 +192,8 @@ func (s *clusterServer) SnapshotRestore(stream pb.Cluster_SnapshotRestoreServer)
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "restore: %v", err)
 	}
+	if err := a.syncIndex(stream.Context()); err != nil {
+		return toStatus(err)
+	}
 	return stream.SendAndClose(&pb.SnapshotRestoreResponse{Revision: idx})
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/client"
+	"github.com/spf13/cobra"
+)
+
+// version is the release of this binary, set at build time with
+// -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// defaultAddr is the API address used when neither --addr nor BERTH_ADDR
+// names one.
+const defaultAddr = "127.0.0.1:7400"
+
+// addClientCommands adds the global client flags (--addr, --timeout) and
+// every user verb that talks to a cluster.
+func addClientCommands(root *cobra.Command) {
+	addr := os.Getenv("BERTH_ADDR")
+	if addr == "" {
+		addr = defaultAddr
+	}
+	pf := root.PersistentFlags()
+	pf.String("addr", addr, "API address of one or more servers, HOST:PORT[,HOST:PORT...] (env BERTH_ADDR)")
+	pf.Duration("timeout", 30*time.Second, "how long a command may take (watch runs until interrupted)")
+
+	root.AddCommand(
+		newApplyCmd(),
+		newCreateCmd(),
+		newGetCmd(),
+		newDescribeCmd(),
+		newDeleteCmd(),
+		newWatchCmd(),
+		newRaftCmd(),
+		newSnapshotCmd(),
+		newVersionCmd(),
+	)
+}
+
+// parseAddrs splits the --addr value into host:port addresses.
+func parseAddrs(s string) ([]string, error) {
+	var addrs []string
+	for _, a := range strings.Split(s, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("--addr %q: want HOST:PORT", a)
+		}
+		addrs = append(addrs, a)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("--addr: no server address")
+	}
+	return addrs, nil
+}
+
+// commandTimeout returns the --timeout value, checked.
+func commandTimeout(cmd *cobra.Command) (time.Duration, error) {
+	d, err := cmd.Flags().GetDuration("timeout")
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("--timeout must be positive, got %s", d)
+	}
+	return d, nil
+}
+
+// newClient returns a client of the servers named by --addr and a function
+// that closes it. It does not connect: the first call does.
+func newClient(cmd *cobra.Command) (*client.Client, func(), error) {
+	addr, err := cmd.Flags().GetString("addr")
+	if err != nil {
+		return nil, nil, err
+	}
+	addrs, err := parseAddrs(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	timeout, err := commandTimeout(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.New(addrs, client.WithTimeout(timeout))
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { c.Close() }, nil
+}
+
+// commandContext returns the context of one command: the command's own,
+// bounded by --timeout.
+func commandContext(cmd *cobra.Command) (context.Context, context.CancelFunc, error) {
+	timeout, err := commandTimeout(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	return ctx, cancel, nil
+}
+
+// connect is newClient and commandContext together, for the commands that
+// make bounded calls. done closes the client and cancels the context.
+func connect(cmd *cobra.Command) (ctx context.Context, c *client.Client, done func(), err error) {
+	c, closeClient, err := newClient(cmd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel, err := commandContext(cmd)
+	if err != nil {
+		closeClient()
+		return nil, nil, nil, err
+	}
+	return ctx, c, func() { cancel(); closeClient() }, nil
+}
+
+// userError rewords a server's message where it reads badly on a terminal:
+// `configmap "web": not found` becomes `configmap "web" not found`.
+func userError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.HasSuffix(msg, ": not found") {
+		return fmt.Errorf("%s not found", strings.TrimSuffix(msg, ": not found"))
+	}
+	return err
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of berth",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "berth %s\n", version)
+			return nil
+		},
+	}
+}

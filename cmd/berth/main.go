@@ -1,0 +1,42 @@
+// Command berth is Berth's one binary: `berth agent` runs a daemon, and the
+// other verbs (apply, get, delete, describe, watch, raft, snapshot) talk to
+// a cluster through the client package.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := newRootCmd()
+	if err := root.Execute(); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError ends the program with a code and no further message (the
+// command printed what it had to say).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "Berth runs containers across a fleet of machines",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newAgentCmd())
+	addClientCommands(root)
+	return root
+}
