@@ -152,10 +152,11 @@ func TestBootstrapForwardJoin(t *testing.T) {
 	if _, err := cl.RemoveServer(ctx, &pb.RemoveServerRequest{Id: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	peers, err := cl.Peers(ctx, &pb.PeersRequest{})
-	if err != nil || len(peers.Peers) != 3 {
-		t.Fatalf("after removing d: %v %v", peers, err)
-	}
+	// a's view of the configuration follows the leader's.
+	waitFor(t, "three peers after removing d", func() bool {
+		peers, err := cl.Peers(ctx, &pb.PeersRequest{})
+		return err == nil && len(peers.Peers) == 3
+	})
 	waitFor(t, "d's record to go", func() bool {
 		for _, r := range servers[0].a.fsm.View().Servers() {
 			if r.ID == "d" {
