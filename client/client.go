@@ -176,6 +176,8 @@ func NewRequestID() string {
 type Result struct {
 	// Action is created, configured, unchanged or deleted.
 	Action string
+	// Object is the object as stored. When a retried write was applied
+	// already, it is the object as it is now (nil if it is gone).
 	Object api.Object
 	// Revision is the revision of the write.
 	Revision uint64
@@ -224,9 +226,12 @@ func (c *Client) write(ctx context.Context, objs []api.Object, method func(pb.Re
 func results(resp *pb.WriteResponse) ([]Result, error) {
 	out := make([]Result, 0, len(resp.Results))
 	for _, r := range resp.Results {
-		obj, err := Decode(r.Object)
-		if err != nil {
-			return nil, err
+		var obj api.Object
+		if len(r.Object) > 0 { // absent when a retried delete was applied already
+			var err error
+			if obj, err = Decode(r.Object); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, Result{Action: r.Action, Object: obj, Revision: resp.Revision})
 	}

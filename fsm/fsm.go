@@ -1,12 +1,10 @@
 package fsm
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/api"
@@ -26,11 +24,18 @@ type Options struct {
 // reads may come from any.
 type FSM struct {
 	opts Options
-	db   atomic.Pointer[memdb.MemDB]
 	hub  *hub
 
-	mu      sync.Mutex // guards applied
-	applied chan struct{}
+	// mu pairs the committed database with its Raft index, so that a view's
+	// revision always matches its contents.
+	mu      sync.RWMutex
+	db      *memdb.MemDB
+	index   uint64
+	applied chan struct{} // closed at the next apply or restore
+
+	// requests lists the remembered request IDs oldest first, for pruning.
+	// Derived from the requests table (rebuilt on restore); only Apply uses it.
+	requests []*requestRecord
 }
 
 // New returns an empty FSM.
@@ -39,47 +44,41 @@ func New(opts Options) *FSM {
 		opts.WatchHistory = 10000
 	}
 	if opts.RequestTTL <= 0 {
-		opts.RequestTTL = 10 * time.Minute
+		opts.RequestTTL = 2 * time.Minute
 	}
-	f := &FSM{opts: opts, hub: newHub(opts.WatchHistory), applied: make(chan struct{})}
-	f.db.Store(newDB())
-	return f
-}
-
-const tableMeta = "_meta"
-
-type metaRow struct {
-	ID    string `json:"id"`
-	Index uint64 `json:"index"`
+	return &FSM{opts: opts, hub: newHub(opts.WatchHistory), db: newDB(), applied: make(chan struct{})}
 }
 
 // View returns a consistent read-only view of the current state.
 func (f *FSM) View() *View {
-	txn := f.db.Load().Txn(false)
-	return &View{txn: txn, revision: indexOf(txn)}
-}
-
-func indexOf(txn *memdb.Txn) uint64 {
-	raw, _ := txn.First(tableMeta, "id", "index")
-	if raw == nil {
-		return 0
-	}
-	return raw.(*metaRow).Index
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &View{txn: f.db.Txn(false), revision: f.index}
 }
 
 // Index is the Raft index of the last applied command.
-func (f *FSM) Index() uint64 { return indexOf(f.db.Load().Txn(false)) }
+func (f *FSM) Index() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.index
+}
 
 // Applied returns the applied index and a channel closed at the next apply
 // or restore.
 func (f *FSM) Applied() (uint64, <-chan struct{}) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.Index(), f.applied
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.index, f.applied
 }
 
-func (f *FSM) wake() {
+// commit makes a write transaction (or none) visible at index and wakes
+// those waiting for an index.
+func (f *FSM) commit(txn *memdb.Txn, index uint64) {
 	f.mu.Lock()
+	if txn != nil {
+		txn.Commit()
+	}
+	f.index = index
 	close(f.applied)
 	f.applied = make(chan struct{})
 	f.mu.Unlock()
@@ -109,30 +108,25 @@ func (f *FSM) ApplyEntry(index uint64, data []byte) *Result {
 
 // AdvanceIndex records an entry with no state change (a Raft configuration
 // change) so that the store's revision follows the log.
-func (f *FSM) AdvanceIndex(index uint64) {
-	txn := f.db.Load().Txn(true)
-	setIndex(txn, index)
-	txn.Commit()
-	f.wake()
-}
-
-func setIndex(txn *memdb.Txn, index uint64) {
-	if err := txn.Insert(tableMeta, &metaRow{ID: "index", Index: index}); err != nil {
-		panic(fmt.Sprintf("fsm: set index: %v", err))
-	}
-}
+func (f *FSM) AdvanceIndex(index uint64) { f.commit(nil, index) }
 
 // ApplyCommand applies a decoded command at a Raft index. Its writes apply
 // all together or not at all; either way the index advances.
 func (f *FSM) ApplyCommand(index uint64, cmd *Command) *Result {
-	defer f.wake()
-	db := f.db.Load()
+	db := f.db // only Apply and Restore, both on this goroutine, change it
 	if cmd.RequestID != "" {
 		txn := db.Txn(false)
 		if raw, _ := txn.First(tableRequests, "id", cmd.RequestID); raw != nil {
-			f.AdvanceIndex(index)
+			f.commit(nil, index)
 			rr := raw.(*requestRecord)
-			res := &Result{Index: rr.Index, Results: rr.Results}
+			res := &Result{Index: rr.Index}
+			for _, r := range rr.Results {
+				or := OpResult{Action: r.Action}
+				if cur, _ := txn.First(r.Kind, "id", recordKey(r.Namespace, r.Name)); cur != nil && r.Action != ActionDeleted {
+					or.Object = cur.(*Record).Object
+				}
+				res.Results = append(res.Results, or)
+			}
 			if rr.ErrCode != "" {
 				res.Err = codeError(rr.ErrCode, rr.ErrMsg)
 			}
@@ -150,18 +144,22 @@ func (f *FSM) ApplyCommand(index uint64, cmd *Command) *Result {
 		events = nil
 	}
 	if cmd.RequestID != "" {
-		rr := &requestRecord{ID: cmd.RequestID, Index: index, Time: cmd.Time, Results: res.Results}
+		rr := &requestRecord{ID: cmd.RequestID, Index: index, Time: cmd.Time}
 		if res.Err != nil {
-			rr.Results = nil
 			rr.ErrCode, rr.ErrMsg = errorCode(res.Err), res.Err.Error()
+		} else {
+			for i, r := range res.Results {
+				op := &cmd.Ops[i]
+				rr.Results = append(rr.Results, requestResult{Action: r.Action, Kind: op.Kind, Namespace: op.Namespace, Name: op.Name})
+			}
 		}
 		if err := txn.Insert(tableRequests, rr); err != nil {
 			panic(fmt.Sprintf("fsm: insert request: %v", err))
 		}
+		f.requests = append(f.requests, rr)
 	}
 	f.pruneRequests(txn, cmd.Time)
-	setIndex(txn, index)
-	txn.Commit()
+	f.commit(txn, index)
 	f.hub.append(events)
 	return res
 }
@@ -169,26 +167,27 @@ func (f *FSM) ApplyCommand(index uint64, cmd *Command) *Result {
 // pruneRequests forgets request IDs older than the TTL, by the command's
 // time (deterministic: it is in the log).
 func (f *FSM) pruneRequests(txn *memdb.Txn, now string) {
+	if len(f.requests) == 0 {
+		return
+	}
 	t, err := time.Parse(time.RFC3339Nano, now)
 	if err != nil {
 		return
 	}
 	cutoff := t.Add(-f.opts.RequestTTL)
-	it, err := txn.Get(tableRequests, "index")
-	if err != nil {
-		return
-	}
-	var old []*requestRecord
-	for raw := it.Next(); raw != nil && len(old) < 64; raw = it.Next() {
-		rr := raw.(*requestRecord)
-		rt, err := time.Parse(time.RFC3339Nano, rr.Time)
+	n := 0
+	for ; n < len(f.requests) && n < 64; n++ {
+		rt, err := time.Parse(time.RFC3339Nano, f.requests[n].Time)
 		if err == nil && !rt.Before(cutoff) {
 			break
 		}
-		old = append(old, rr)
+		_ = txn.Delete(tableRequests, f.requests[n])
 	}
-	for _, rr := range old {
-		_ = txn.Delete(tableRequests, rr)
+	if n > 0 {
+		f.requests = f.requests[n:]
+		if cap(f.requests) > 2*len(f.requests)+1024 {
+			f.requests = append([]*requestRecord(nil), f.requests...)
+		}
 	}
 }
 
@@ -273,11 +272,11 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 			return OpResult{}, fmt.Errorf("%s: %w: namespace %q not found", what, ErrNotFound, op.Namespace)
 		}
 	}
-	obj, err := api.DecodeStored(op.Kind, op.Object)
+	obj, err := parseObject(op.Object)
 	if err != nil {
 		return OpResult{}, fmt.Errorf("%s: %w: %v", what, ErrInvalid, err)
 	}
-	m := obj.GetObjectMeta()
+	m := &obj.meta
 	if m.Name != op.Name || m.Namespace != op.Namespace {
 		return OpResult{}, fmt.Errorf("%s: %w: object names %s/%s", what, ErrInvalid, m.Namespace, m.Name)
 	}
@@ -286,40 +285,35 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 		m.ResourceVersion = fmt.Sprint(index)
 		return putRecord(txn, op.Kind, obj, index, EventAdded, ActionCreated, events)
 	}
-	old, err := api.DecodeStored(op.Kind, cur.Object)
+	old, err := parseObject(cur.Object)
 	if err != nil {
 		return OpResult{}, fmt.Errorf("%s: stored object: %w", what, err)
 	}
-	om := old.GetObjectMeta()
+	om := &old.meta
 	m.UID, m.CreationTimestamp, m.Generation = om.UID, om.CreationTimestamp, om.Generation
 	m.ResourceVersion = om.ResourceVersion
-	oldContent, newContent := content(old), content(obj)
-	if !bytes.Equal(oldContent, newContent) {
-		if immutable(old) {
+	if !sameContent(old, obj) {
+		if old.immutable() {
 			return OpResult{}, fmt.Errorf("%s: %w: the object is immutable", what, ErrForbidden)
 		}
 		m.Generation++
 	}
-	enc, err := api.Encode(obj)
-	if err != nil {
-		return OpResult{}, fmt.Errorf("%s: %w: %v", what, ErrInvalid, err)
-	}
-	if bytes.Equal(enc, cur.Object) {
+	if m.Generation == om.Generation && sameMeta(m, old) {
 		return OpResult{Action: ActionUnchanged, Object: cur.Object}, nil
 	}
 	m.ResourceVersion = fmt.Sprint(index)
 	return putRecord(txn, op.Kind, obj, index, EventModified, ActionConfigured, events)
 }
 
-func putRecord(txn *memdb.Txn, kind string, obj api.Object, index uint64, et EventType, action Action, events *[]Event) (OpResult, error) {
-	enc, err := api.Encode(obj)
+func putRecord(txn *memdb.Txn, kind string, obj *object, index uint64, et EventType, action Action, events *[]Event) (OpResult, error) {
+	enc, err := obj.encode()
 	if err != nil {
 		return OpResult{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	m := &obj.meta
 	if len(enc) > api.MaxObjectBytes {
-		return OpResult{}, fmt.Errorf("%s: %w: object is %d bytes, larger than the %d-byte limit", api.Describe(obj), ErrInvalid, len(enc), api.MaxObjectBytes)
+		return OpResult{}, fmt.Errorf("%s %q: %w: object is %d bytes, larger than the %d-byte limit", lower(kind), m.Name, ErrInvalid, len(enc), api.MaxObjectBytes)
 	}
-	m := obj.GetObjectMeta()
 	r := &Record{
 		Key: recordKey(m.Namespace, m.Name), Kind: kind, Namespace: m.Namespace, Name: m.Name,
 		Revision: index, Labels: m.Labels, Object: enc,
@@ -367,48 +361,16 @@ func deleteRecord(txn *memdb.Txn, index uint64, cur *Record, events *[]Event) (O
 // withResourceVersion returns a deleted object's JSON stamped with the
 // revision of its deletion, as Kubernetes' DELETED events carry.
 func withResourceVersion(raw json.RawMessage, index uint64) json.RawMessage {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	o, err := parseObject(raw)
+	if err != nil {
 		return raw
 	}
-	var meta map[string]json.RawMessage
-	if err := json.Unmarshal(m["metadata"], &meta); err != nil {
-		return raw
-	}
-	meta["resourceVersion"], _ = json.Marshal(fmt.Sprint(index))
-	m["metadata"], _ = json.Marshal(meta)
-	out, err := json.Marshal(m)
+	o.meta.ResourceVersion = fmt.Sprint(index)
+	out, err := o.encode()
 	if err != nil {
 		return raw
 	}
 	return out
-}
-
-// content is an object's JSON without metadata and status: what a change
-// of generation is counted on.
-func content(obj api.Object) []byte {
-	enc, err := api.Encode(obj)
-	if err != nil {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(enc, &m); err != nil {
-		return enc
-	}
-	delete(m, "metadata")
-	delete(m, "status")
-	out, _ := json.Marshal(m)
-	return out
-}
-
-func immutable(obj api.Object) bool {
-	switch o := obj.(type) {
-	case *api.ConfigMap:
-		return o.Immutable != nil && *o.Immutable
-	case *api.Secret:
-		return o.Immutable != nil && *o.Immutable
-	}
-	return false
 }
 
 // IsCompacted reports whether err says a watch revision is too old.

@@ -192,7 +192,7 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 	}
 	// Request IDs are forgotten after the TTL, by the commands' time.
 	f.ApplyCommand(6, &Command{Type: CmdWrite, Time: "2026-01-02T16:00:00Z", Ops: []Op{opCM(VerbCreate, "other", nil)}})
-	if raw, _ := f.db.Load().Txn(false).First(tableRequests, "id", "r1"); raw != nil {
+	if raw, _ := f.db.Txn(false).First(tableRequests, "id", "r1"); raw != nil {
 		t.Fatal("request r1 kept past its TTL")
 	}
 }

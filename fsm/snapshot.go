@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/berth-dev/berth/api"
 	memdb "github.com/hashicorp/go-memdb"
@@ -27,14 +28,18 @@ type snapshotLine struct {
 // Snapshot is a point-in-time copy of the whole state; taking it is cheap
 // (go-memdb is immutable) and it may be written while Apply goes on.
 type Snapshot struct {
-	txn *memdb.Txn
+	txn   *memdb.Txn
+	index uint64
 }
 
 // Snapshot captures the current state.
-func (f *FSM) Snapshot() *Snapshot { return &Snapshot{txn: f.db.Load().Txn(false)} }
+func (f *FSM) Snapshot() *Snapshot {
+	v := f.View()
+	return &Snapshot{txn: v.txn, index: v.revision}
+}
 
 // Index is the Raft index of the last command in the snapshot.
-func (s *Snapshot) Index() uint64 { return indexOf(s.txn) }
+func (s *Snapshot) Index() uint64 { return s.index }
 
 // WriteTo writes the snapshot. Replicas with the same state write the same
 // bytes.
@@ -45,9 +50,6 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		return cw.n, err
 	}
 	for _, table := range tableNames() {
-		if table == tableMeta {
-			continue
-		}
 		it, err := s.txn.Get(table, "id")
 		if err != nil {
 			return cw.n, err
@@ -89,6 +91,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	}
 	db := newDB()
 	txn := db.Txn(true)
+	var requests []*requestRecord
 	for {
 		var line snapshotLine
 		err := dec.Decode(&line)
@@ -105,12 +108,19 @@ func (f *FSM) Restore(r io.Reader) error {
 		if err := txn.Insert(line.Table, row); err != nil {
 			return fmt.Errorf("fsm: restore: table %s: %w", line.Table, err)
 		}
+		if rr, ok := row.(*requestRecord); ok {
+			requests = append(requests, rr)
+		}
 	}
-	setIndex(txn, h.Index)
+	sort.SliceStable(requests, func(i, j int) bool { return requests[i].Index < requests[j].Index })
+	f.mu.Lock()
 	txn.Commit()
-	f.db.Store(db)
+	f.db, f.index = db, h.Index
+	close(f.applied)
+	f.applied = make(chan struct{})
+	f.mu.Unlock()
+	f.requests = requests
 	f.hub.reset(h.Index)
-	f.wake()
 	return nil
 }
 

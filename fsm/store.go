@@ -21,14 +21,23 @@ type Record struct {
 	Object    json.RawMessage   `json:"object"`
 }
 
-// requestRecord remembers a write's outcome by its request ID.
+// requestRecord remembers a write's outcome by its request ID: what each
+// op did to which object, not the objects themselves (a retry gets them
+// as they are now), so that the table stays small.
 type requestRecord struct {
-	ID      string     `json:"id"`
-	Index   uint64     `json:"index"`
-	Time    string     `json:"time"`
-	Results []OpResult `json:"results,omitempty"`
-	ErrCode string     `json:"errCode,omitempty"`
-	ErrMsg  string     `json:"errMsg,omitempty"`
+	ID      string          `json:"id"`
+	Index   uint64          `json:"index"`
+	Time    string          `json:"time"`
+	Results []requestResult `json:"results,omitempty"`
+	ErrCode string          `json:"errCode,omitempty"`
+	ErrMsg  string          `json:"errMsg,omitempty"`
+}
+
+type requestResult struct {
+	Action    Action `json:"action"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
 }
 
 const (
@@ -51,13 +60,6 @@ func schema() *memdb.DBSchema {
 	}
 	s.Tables[tableRequests] = &memdb.TableSchema{
 		Name: tableRequests,
-		Indexes: map[string]*memdb.IndexSchema{
-			"id":    {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-			"index": {Name: "index", Indexer: &memdb.UintFieldIndex{Field: "Index"}},
-		},
-	}
-	s.Tables[tableMeta] = &memdb.TableSchema{
-		Name: tableMeta,
 		Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
 		},

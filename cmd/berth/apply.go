@@ -161,8 +161,9 @@ func newWriteCmd(verb, short string, write writeFunc) *cobra.Command {
 			if err != nil {
 				return userError(err)
 			}
-			for _, r := range res {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", objectName(r.Object), r.Action)
+			// Results come in the order of the objects sent.
+			for i, r := range res {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", objectName(objs[i]), r.Action)
 			}
 			return nil
 		},

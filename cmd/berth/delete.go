@@ -42,6 +42,9 @@ func newDeleteCmd() *cobra.Command {
 				return userError(err)
 			}
 			for _, r := range res {
+				if r.Object == nil {
+					continue // a retried delete that had been applied already
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s deleted\n", api.Describe(r.Object))
 			}
 			return nil
