@@ -176,11 +176,12 @@ func (a *Agent) leaderSetup(ctx context.Context) error {
 	if _, err := a.fsm.Get("Namespace", "", "default"); err == nil {
 		return nil
 	}
-	raw := []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`)
-	_, err := a.node.Apply(ctx, &fsm.Command{
-		Type: fsm.CmdWrite, Time: a.now(),
-		Ops: []fsm.Op{{Verb: fsm.VerbCreate, Kind: "Namespace", Name: "default", Object: raw, UID: newUID()}},
-	})
+	op, err := fsm.NewOp(fsm.VerbCreate, "Namespace", []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`))
+	if err != nil {
+		return err
+	}
+	op.UID = newUID()
+	_, err = a.node.Apply(ctx, &fsm.Command{Type: fsm.CmdWrite, Time: a.now(), Ops: []fsm.Op{op}})
 	if err != nil && !isAlreadyExists(err) {
 		return err
 	}

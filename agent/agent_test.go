@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,7 +31,7 @@ type testServer struct {
 	a   *Agent
 }
 
-func newServer(t *testing.T, name string, expect int) *testServer {
+func newServer(t testing.TB, name string, expect int) *testServer {
 	return &testServer{cfg: Config{
 		Name: name, DataDir: t.TempDir(), BindAddr: "127.0.0.1", APIPort: freePort(t), RaftPort: freePort(t),
 		BootstrapExpect: expect, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard,
@@ -40,7 +40,7 @@ func newServer(t *testing.T, name string, expect int) *testServer {
 
 func (s *testServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.cfg.APIPort) }
 
-func (s *testServer) start(t *testing.T) {
+func (s *testServer) start(t testing.TB) {
 	t.Helper()
 	a, err := Start(context.Background(), s.cfg)
 	if err != nil {
@@ -50,7 +50,7 @@ func (s *testServer) start(t *testing.T) {
 	t.Cleanup(func() { a.Close() })
 }
 
-func dial(t *testing.T, addr string) (pb.ResourcesClient, pb.ClusterClient) {
+func dial(t testing.TB, addr string) (pb.ResourcesClient, pb.ClusterClient) {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -60,7 +60,7 @@ func dial(t *testing.T, addr string) (pb.ResourcesClient, pb.ClusterClient) {
 	return pb.NewResourcesClient(conn), pb.NewClusterClient(conn)
 }
 
-func waitFor(t *testing.T, what string, f func() bool) {
+func waitFor(t testing.TB, what string, f func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !f() {
@@ -71,7 +71,7 @@ func waitFor(t *testing.T, what string, f func() bool) {
 	}
 }
 
-func cmBytes(t *testing.T, name, v string) []byte {
+func cmBytes(t testing.TB, name, v string) []byte {
 	c := &api.ConfigMap{Metadata: api.ObjectMeta{Name: name}, Data: map[string]string{"v": v}}
 	api.Default(c)
 	b, err := api.Encode(c)

@@ -70,14 +70,9 @@ func writeOp(verb fsm.Verb, raw []byte) (fsm.Op, error) {
 	}
 	// Server-set fields are the server's: what the client sent is dropped.
 	m.UID, m.CreationTimestamp, m.Generation, m.ResourceVersion = "", "", 0, ""
-	enc, err := api.Encode(obj)
-	if err != nil {
-		return fsm.Op{}, err
-	}
-	return fsm.Op{
-		Verb: verb, Kind: obj.GetTypeMeta().Kind, Namespace: m.Namespace, Name: m.Name,
-		Object: enc, UID: newUID(), ResourceVersion: rv,
-	}, nil
+	op, err := fsm.ObjectOp(verb, obj)
+	op.UID, op.ResourceVersion = newUID(), rv
+	return op, err
 }
 
 func (s *resourceServer) commit(ctx context.Context, cmd *fsm.Command) (*pb.WriteResponse, error) {

@@ -11,18 +11,20 @@ import (
 // decode, apply and commit, over a keyspace of 1,000 objects.
 func BenchmarkApply(b *testing.B) {
 	f := New(Options{})
-	f.ApplyCommand(1, &Command{Time: t0, Ops: []Op{{Verb: VerbCreate, Kind: "Namespace", Name: "default", Object: nsObj("default"), UID: "ns"}}})
+	f.ApplyCommand(1, &Command{Time: t0, Ops: []Op{mkOp(VerbCreate, "Namespace", nsObj("default"), "ns")}})
 	val := strings.Repeat("v", 256)
-	cmds := make([][]byte, 1000)
+	// Every write changes its object and has its own request ID, as real
+	// ones do.
+	cmds := make([][]byte, b.N)
 	for i := range cmds {
-		name := fmt.Sprintf("key%d", i)
-		cmd := &Command{Type: CmdWrite, Time: t0, RequestID: name, Ops: []Op{{Verb: VerbApply, Kind: "ConfigMap", Namespace: "default", Name: name, Object: cm(name, "default", map[string]string{"v": val}), UID: "u"}}}
+		name := fmt.Sprintf("key%d", i%1000)
+		cmd := &Command{Type: CmdWrite, Time: t0, RequestID: fmt.Sprint("req", i), Ops: []Op{mkOp(VerbApply, "ConfigMap", cm(name, "default", map[string]string{"v": val, "i": fmt.Sprint(i)}), "u")}}
 		cmds[i], _ = cmd.Encode()
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if res := f.ApplyEntry(uint64(i+2), cmds[i%len(cmds)]); res.Err != nil {
+		if res := f.ApplyEntry(uint64(i+2), cmds[i]); res.Err != nil || res.Results[0].Action == ActionUnchanged {
 			b.Fatal(res.Err)
 		}
 	}
@@ -31,10 +33,10 @@ func BenchmarkApply(b *testing.B) {
 // BenchmarkSnapshot writes a snapshot of 10,000 objects.
 func BenchmarkSnapshot(b *testing.B) {
 	f := New(Options{})
-	f.ApplyCommand(1, &Command{Time: t0, Ops: []Op{{Verb: VerbCreate, Kind: "Namespace", Name: "default", Object: nsObj("default"), UID: "ns"}}})
+	f.ApplyCommand(1, &Command{Time: t0, Ops: []Op{mkOp(VerbCreate, "Namespace", nsObj("default"), "ns")}})
 	for i := 0; i < 10000; i++ {
 		name := fmt.Sprintf("key%d", i)
-		write(f, uint64(i+2), Op{Verb: VerbCreate, Kind: "ConfigMap", Namespace: "default", Name: name, Object: cm(name, "default", map[string]string{"v": "x"}), UID: "u"})
+		write(f, uint64(i+2), mkOp(VerbCreate, "ConfigMap", cm(name, "default", map[string]string{"v": "x"}), "u"))
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

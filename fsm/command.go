@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/api"
 )
 
 // Errors of Apply and of the reads. Apply wraps them with the object's name.
@@ -56,8 +57,10 @@ type Op struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
-	// Object is the api object's canonical JSON (create, update, apply).
-	Object json.RawMessage `json:"object,omitempty"`
+	// Meta and Body are the object, split by ObjectOp (create, update,
+	// apply). Server-set fields of Meta are ignored.
+	Meta *api.ObjectMeta `json:"meta,omitempty"`
+	Body json.RawMessage `json:"body,omitempty"`
 	// UID is used when the Op creates the object.
 	UID string `json:"uid,omitempty"`
 	// ResourceVersion, when not zero, must equal the object's current one.

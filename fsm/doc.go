@@ -14,7 +14,7 @@
 //	f := fsm.New(fsm.Options{})
 //	res := f.ApplyCommand(7, &fsm.Command{
 //		Time: "2026-01-02T15:04:05Z",
-//		Ops:  []fsm.Op{{Verb: fsm.VerbApply, Kind: "ConfigMap", Object: raw, UID: uid}},
+//		Ops:  []fsm.Op{op},  // op, _ := fsm.NewOp(fsm.VerbApply, "ConfigMap", raw); op.UID = uid
 //	})
 //	if res.Err != nil { ... }     // errors.Is(res.Err, fsm.ErrConflict), ...
 //	rec, _ := f.Get("ConfigMap", "default", "web")

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,9 +34,7 @@ type FSM struct {
 	index   uint64
 	applied chan struct{} // closed at the next apply or restore
 
-	// requests lists the remembered request IDs oldest first, for pruning.
-	// Derived from the requests table (rebuilt on restore); only Apply uses it.
-	requests []*requestRecord
+	requests *requestLog
 }
 
 // New returns an empty FSM.
@@ -46,7 +45,7 @@ func New(opts Options) *FSM {
 	if opts.RequestTTL <= 0 {
 		opts.RequestTTL = 2 * time.Minute
 	}
-	return &FSM{opts: opts, hub: newHub(opts.WatchHistory), db: newDB(), applied: make(chan struct{})}
+	return &FSM{opts: opts, hub: newHub(opts.WatchHistory), db: newDB(), applied: make(chan struct{}), requests: newRequestLog()}
 }
 
 // View returns a consistent read-only view of the current state.
@@ -71,13 +70,17 @@ func (f *FSM) Applied() (uint64, <-chan struct{}) {
 	return f.index, f.applied
 }
 
-// commit makes a write transaction (or none) visible at index and wakes
-// those waiting for an index.
-func (f *FSM) commit(txn *memdb.Txn, index uint64) {
+// commit makes a write transaction (or none) and a request record (or none)
+// visible at index, and wakes those waiting for an index.
+func (f *FSM) commit(txn *memdb.Txn, index uint64, rr *requestRecord, now string) {
 	f.mu.Lock()
 	if txn != nil {
 		txn.Commit()
 	}
+	if rr != nil {
+		f.requests.add(rr)
+	}
+	f.requests.prune(now, f.opts.RequestTTL)
 	f.index = index
 	close(f.applied)
 	f.applied = make(chan struct{})
@@ -108,30 +111,15 @@ func (f *FSM) ApplyEntry(index uint64, data []byte) *Result {
 
 // AdvanceIndex records an entry with no state change (a Raft configuration
 // change) so that the store's revision follows the log.
-func (f *FSM) AdvanceIndex(index uint64) { f.commit(nil, index) }
+func (f *FSM) AdvanceIndex(index uint64) { f.commit(nil, index, nil, "") }
 
 // ApplyCommand applies a decoded command at a Raft index. Its writes apply
 // all together or not at all; either way the index advances.
 func (f *FSM) ApplyCommand(index uint64, cmd *Command) *Result {
 	db := f.db // only Apply and Restore, both on this goroutine, change it
-	if cmd.RequestID != "" {
-		txn := db.Txn(false)
-		if raw, _ := txn.First(tableRequests, "id", cmd.RequestID); raw != nil {
-			f.commit(nil, index)
-			rr := raw.(*requestRecord)
-			res := &Result{Index: rr.Index}
-			for _, r := range rr.Results {
-				or := OpResult{Action: r.Action}
-				if cur, _ := txn.First(r.Kind, "id", recordKey(r.Namespace, r.Name)); cur != nil && r.Action != ActionDeleted {
-					or.Object = cur.(*Record).Object
-				}
-				res.Results = append(res.Results, or)
-			}
-			if rr.ErrCode != "" {
-				res.Err = codeError(rr.ErrCode, rr.ErrMsg)
-			}
-			return res
-		}
+	if rr := f.requests.get(cmd.RequestID); rr != nil {
+		f.commit(nil, index, nil, cmd.Time)
+		return f.replay(db.Txn(false), rr)
 	}
 
 	txn := db.Txn(true)
@@ -140,11 +128,11 @@ func (f *FSM) ApplyCommand(index uint64, cmd *Command) *Result {
 	res.Results, res.Err = f.applyTxn(txn, index, cmd, &events)
 	if res.Err != nil {
 		txn.Abort()
-		txn = db.Txn(true)
-		events = nil
+		txn, events = nil, nil
 	}
+	var rr *requestRecord
 	if cmd.RequestID != "" {
-		rr := &requestRecord{ID: cmd.RequestID, Index: index, Time: cmd.Time}
+		rr = &requestRecord{ID: cmd.RequestID, Index: index, Time: cmd.Time}
 		if res.Err != nil {
 			rr.ErrCode, rr.ErrMsg = errorCode(res.Err), res.Err.Error()
 		} else {
@@ -153,42 +141,27 @@ func (f *FSM) ApplyCommand(index uint64, cmd *Command) *Result {
 				rr.Results = append(rr.Results, requestResult{Action: r.Action, Kind: op.Kind, Namespace: op.Namespace, Name: op.Name})
 			}
 		}
-		if err := txn.Insert(tableRequests, rr); err != nil {
-			panic(fmt.Sprintf("fsm: insert request: %v", err))
-		}
-		f.requests = append(f.requests, rr)
 	}
-	f.pruneRequests(txn, cmd.Time)
-	f.commit(txn, index)
+	f.commit(txn, index, rr, cmd.Time)
 	f.hub.append(events)
 	return res
 }
 
-// pruneRequests forgets request IDs older than the TTL, by the command's
-// time (deterministic: it is in the log).
-func (f *FSM) pruneRequests(txn *memdb.Txn, now string) {
-	if len(f.requests) == 0 {
-		return
-	}
-	t, err := time.Parse(time.RFC3339Nano, now)
-	if err != nil {
-		return
-	}
-	cutoff := t.Add(-f.opts.RequestTTL)
-	n := 0
-	for ; n < len(f.requests) && n < 64; n++ {
-		rt, err := time.Parse(time.RFC3339Nano, f.requests[n].Time)
-		if err == nil && !rt.Before(cutoff) {
-			break
+// replay answers a retried request as its first try was answered; the
+// objects are as they are now.
+func (f *FSM) replay(txn *memdb.Txn, rr *requestRecord) *Result {
+	res := &Result{Index: rr.Index}
+	for _, r := range rr.Results {
+		or := OpResult{Action: r.Action}
+		if cur, _ := txn.First(r.Kind, "id", recordKey(r.Namespace, r.Name)); cur != nil && r.Action != ActionDeleted {
+			or.Object = cur.(*Record).Object
 		}
-		_ = txn.Delete(tableRequests, f.requests[n])
+		res.Results = append(res.Results, or)
 	}
-	if n > 0 {
-		f.requests = f.requests[n:]
-		if cap(f.requests) > 2*len(f.requests)+1024 {
-			f.requests = append([]*requestRecord(nil), f.requests...)
-		}
+	if rr.ErrCode != "" {
+		res.Err = codeError(rr.ErrCode, rr.ErrMsg)
 	}
+	return res
 }
 
 func (f *FSM) applyTxn(txn *memdb.Txn, index uint64, cmd *Command, events *[]Event) ([]OpResult, error) {
@@ -272,56 +245,54 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 			return OpResult{}, fmt.Errorf("%s: %w: namespace %q not found", what, ErrNotFound, op.Namespace)
 		}
 	}
-	obj, err := parseObject(op.Object)
-	if err != nil {
-		return OpResult{}, fmt.Errorf("%s: %w: %v", what, ErrInvalid, err)
+	if op.Meta == nil {
+		return OpResult{}, fmt.Errorf("%s: %w: no metadata", what, ErrInvalid)
 	}
-	m := &obj.meta
+	m := *op.Meta
 	if m.Name != op.Name || m.Namespace != op.Namespace {
 		return OpResult{}, fmt.Errorf("%s: %w: object names %s/%s", what, ErrInvalid, m.Namespace, m.Name)
 	}
 	if cur == nil {
 		m.UID, m.CreationTimestamp, m.Generation = op.UID, now, 1
 		m.ResourceVersion = fmt.Sprint(index)
-		return putRecord(txn, op.Kind, obj, index, EventAdded, ActionCreated, events)
+		return putRecord(txn, op.Kind, &m, op.Body, index, EventAdded, ActionCreated, events)
 	}
-	old, err := parseObject(cur.Object)
-	if err != nil {
-		return OpResult{}, fmt.Errorf("%s: stored object: %w", what, err)
-	}
-	om := &old.meta
+	om := &cur.Meta
 	m.UID, m.CreationTimestamp, m.Generation = om.UID, om.CreationTimestamp, om.Generation
 	m.ResourceVersion = om.ResourceVersion
-	if !sameContent(old, obj) {
-		if old.immutable() {
+	enc, at, err := joinObject(&m, op.Body)
+	if err != nil {
+		return OpResult{}, fmt.Errorf("%s: %w", what, err)
+	}
+	if bytes.Equal(enc, cur.Object) {
+		return OpResult{Action: ActionUnchanged, Object: cur.Object}, nil
+	}
+	if !bytes.Equal(enc[at:], cur.rest()) {
+		if cur.immutable() {
 			return OpResult{}, fmt.Errorf("%s: %w: the object is immutable", what, ErrForbidden)
 		}
 		m.Generation++
 	}
-	if m.Generation == om.Generation && sameMeta(m, old) {
-		return OpResult{Action: ActionUnchanged, Object: cur.Object}, nil
-	}
 	m.ResourceVersion = fmt.Sprint(index)
-	return putRecord(txn, op.Kind, obj, index, EventModified, ActionConfigured, events)
+	return putRecord(txn, op.Kind, &m, op.Body, index, EventModified, ActionConfigured, events)
 }
 
-func putRecord(txn *memdb.Txn, kind string, obj *object, index uint64, et EventType, action Action, events *[]Event) (OpResult, error) {
-	enc, err := obj.encode()
+func putRecord(txn *memdb.Txn, kind string, m *api.ObjectMeta, body []byte, index uint64, et EventType, action Action, events *[]Event) (OpResult, error) {
+	enc, at, err := joinObject(m, body)
 	if err != nil {
-		return OpResult{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return OpResult{}, err
 	}
-	m := &obj.meta
 	if len(enc) > api.MaxObjectBytes {
 		return OpResult{}, fmt.Errorf("%s %q: %w: object is %d bytes, larger than the %d-byte limit", lower(kind), m.Name, ErrInvalid, len(enc), api.MaxObjectBytes)
 	}
 	r := &Record{
 		Key: recordKey(m.Namespace, m.Name), Kind: kind, Namespace: m.Namespace, Name: m.Name,
-		Revision: index, Labels: m.Labels, Object: enc,
+		Revision: index, Meta: *m, BodyAt: at, Object: enc,
 	}
 	if err := txn.Insert(kind, r); err != nil {
 		return OpResult{}, err
 	}
-	*events = append(*events, Event{Type: et, Kind: kind, Namespace: r.Namespace, Name: r.Name, Revision: index, Labels: r.Labels, Object: enc})
+	*events = append(*events, Event{Type: et, Kind: kind, Namespace: r.Namespace, Name: r.Name, Revision: index, Labels: m.Labels, Object: enc})
 	return OpResult{Action: action, Object: enc}, nil
 }
 
@@ -353,24 +324,24 @@ func deleteRecord(txn *memdb.Txn, index uint64, cur *Record, events *[]Event) (O
 	if err := txn.Delete(cur.Kind, cur); err != nil {
 		return OpResult{}, err
 	}
-	last := withResourceVersion(cur.Object, index)
-	*events = append(*events, Event{Type: EventDeleted, Kind: cur.Kind, Namespace: cur.Namespace, Name: cur.Name, Revision: index, Labels: cur.Labels, Object: last})
+	last := withResourceVersion(cur, index)
+	*events = append(*events, Event{Type: EventDeleted, Kind: cur.Kind, Namespace: cur.Namespace, Name: cur.Name, Revision: index, Labels: cur.Meta.Labels, Object: last})
 	return OpResult{Action: ActionDeleted, Object: last}, nil
 }
 
 // withResourceVersion returns a deleted object's JSON stamped with the
 // revision of its deletion, as Kubernetes' DELETED events carry.
-func withResourceVersion(raw json.RawMessage, index uint64) json.RawMessage {
-	o, err := parseObject(raw)
+func withResourceVersion(r *Record, index uint64) json.RawMessage {
+	m := r.Meta
+	m.ResourceVersion = fmt.Sprint(index)
+	mb, err := json.Marshal(&m)
 	if err != nil {
-		return raw
+		return r.Object
 	}
-	o.meta.ResourceVersion = fmt.Sprint(index)
-	out, err := o.encode()
-	if err != nil {
-		return raw
-	}
-	return out
+	out := make([]byte, 0, len(r.Object)+8)
+	out = append(out, `{"metadata":`...)
+	out = append(out, mb...)
+	return append(out, r.rest()...)
 }
 
 // IsCompacted reports whether err says a watch revision is too old.

@@ -29,14 +29,14 @@ func nsObj(name string) []byte {
 }
 
 func opCM(verb Verb, name string, data map[string]string) Op {
-	return Op{Verb: verb, Kind: "ConfigMap", Namespace: "default", Name: name, Object: cm(name, "default", data), UID: "uid-" + name}
+	return mkOp(verb, "ConfigMap", cm(name, "default", data), "uid-"+name)
 }
 
 // newTestFSM returns an FSM holding the default namespace at index 1.
 func newTestFSM(t *testing.T) *FSM {
 	t.Helper()
 	f := New(Options{WatchHistory: 100})
-	res := f.ApplyCommand(1, &Command{Time: t0, Ops: []Op{{Verb: VerbCreate, Kind: "Namespace", Name: "default", Object: nsObj("default"), UID: "uid-ns"}}})
+	res := f.ApplyCommand(1, &Command{Time: t0, Ops: []Op{mkOp(VerbCreate, "Namespace", nsObj("default"), "uid-ns")}})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -131,7 +131,7 @@ func TestAllOrNothing(t *testing.T) {
 	f := newTestFSM(t)
 	write(f, 2, opCM(VerbCreate, "exists", nil))
 	res := write(f, 3,
-		Op{Verb: VerbCreate, Kind: "Namespace", Name: "prod", Object: nsObj("prod"), UID: "u1"},
+		mkOp(VerbCreate, "Namespace", nsObj("prod"), "u1"),
 		opCM(VerbCreate, "a", nil),
 		opCM(VerbCreate, "exists", nil), // fails: the whole command must not apply
 	)
@@ -154,12 +154,12 @@ func TestAllOrNothing(t *testing.T) {
 
 func TestNamespaces(t *testing.T) {
 	f := newTestFSM(t)
-	op := Op{Verb: VerbCreate, Kind: "ConfigMap", Namespace: "prod", Name: "x", Object: cm("x", "prod", nil), UID: "u"}
+	op := mkOp(VerbCreate, "ConfigMap", cm("x", "prod", nil), "u")
 	if res := write(f, 2, op); !errors.Is(res.Err, ErrNotFound) {
 		t.Fatalf("object in a missing namespace: %v", res.Err)
 	}
 	// A namespace and its objects in one command.
-	if res := write(f, 3, Op{Verb: VerbCreate, Kind: "Namespace", Name: "prod", Object: nsObj("prod"), UID: "n"}, op); res.Err != nil {
+	if res := write(f, 3, mkOp(VerbCreate, "Namespace", nsObj("prod"), "n"), op); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 	if res := write(f, 4, Op{Verb: VerbDelete, Kind: "Namespace", Name: "prod"}); res.Err != nil {
@@ -191,16 +191,20 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 		t.Fatalf("failed retry: %v / %v", e1, e2)
 	}
 	// Request IDs are forgotten after the TTL, by the commands' time.
-	f.ApplyCommand(6, &Command{Type: CmdWrite, Time: "2026-01-02T16:00:00Z", Ops: []Op{opCM(VerbCreate, "other", nil)}})
-	if raw, _ := f.db.Txn(false).First(tableRequests, "id", "r1"); raw != nil {
-		t.Fatal("request r1 kept past its TTL")
+	f.ApplyCommand(6, &Command{Type: CmdWrite, Time: "2026-01-02T15:05:05Z", Ops: []Op{opCM(VerbCreate, "other", nil)}})
+	if f.requests.get("r1") == nil {
+		t.Fatal("request r1 forgotten within its TTL")
+	}
+	f.ApplyCommand(7, &Command{Type: CmdWrite, Time: "2026-01-02T16:00:00Z", Ops: []Op{opCM(VerbCreate, "third", nil)}})
+	if f.requests.get("r1") != nil || f.requests.get("r2") != nil {
+		t.Fatal("requests kept past their TTL")
 	}
 }
 
 // history is a fixed log of commands: the same log gives the same state.
 func history() []*Command {
 	var cmds []*Command
-	cmds = append(cmds, &Command{Time: t0, Ops: []Op{{Verb: VerbCreate, Kind: "Namespace", Name: "default", Object: nsObj("default"), UID: "ns"}}})
+	cmds = append(cmds, &Command{Time: t0, Ops: []Op{mkOp(VerbCreate, "Namespace", nsObj("default"), "ns")}})
 	for i := 0; i < 50; i++ {
 		name := fmt.Sprintf("cm%d", i%7)
 		data := map[string]string{"i": fmt.Sprint(i), "z": "last", "a": "first"}
@@ -259,7 +263,7 @@ func TestDeterministicAndRestore(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	f := New(Options{WatchHistory: 10})
-	f.ApplyCommand(1, &Command{Time: t0, Ops: []Op{{Verb: VerbCreate, Kind: "Namespace", Name: "default", Object: nsObj("default"), UID: "ns"}}})
+	f.ApplyCommand(1, &Command{Time: t0, Ops: []Op{mkOp(VerbCreate, "Namespace", nsObj("default"), "ns")}})
 	_, wait, err := f.EventsAfter(1, 10)
 	if err != nil || wait == nil {
 		t.Fatalf("no events yet: want a wait channel, got %v", err)
@@ -296,5 +300,46 @@ func TestWatch(t *testing.T) {
 	}
 	if evs, _, err := f.EventsAfter(25, 10); err != nil || len(evs) != 4 || evs[0].Revision != 26 {
 		t.Fatalf("recent revision: %v %d", err, len(evs))
+	}
+}
+
+func mkOp(verb Verb, kind string, raw []byte, uid string) Op {
+	op, err := NewOp(verb, kind, raw)
+	if err != nil {
+		panic(err)
+	}
+	op.UID = uid
+	return op
+}
+
+func TestGenerationAndImmutable(t *testing.T) {
+	f := newTestFSM(t)
+	write(f, 2, opCM(VerbCreate, "web", map[string]string{"a": "1"}))
+	// A label change is a change, but not of generation.
+	relabel := &api.ConfigMap{Metadata: api.ObjectMeta{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web", "tier": "x"}}, Data: map[string]string{"a": "1"}}
+	api.Default(relabel)
+	raw, _ := api.Encode(relabel)
+	if res := write(f, 3, mkOp(VerbApply, "ConfigMap", raw, "u")); res.Err != nil || res.Results[0].Action != ActionConfigured {
+		t.Fatalf("relabel: %v %+v", res.Err, res.Results)
+	}
+	rec, _ := f.Get("ConfigMap", "default", "web")
+	if rec.Meta.Generation != 1 || rec.Revision != 3 || rec.Meta.Labels["tier"] != "x" {
+		t.Fatalf("after relabel: %+v", rec.Meta)
+	}
+	frozen := true
+	imm := &api.ConfigMap{Metadata: api.ObjectMeta{Name: "frozen", Namespace: "default"}, Immutable: &frozen, Data: map[string]string{"a": "1"}}
+	api.Default(imm)
+	raw, _ = api.Encode(imm)
+	write(f, 4, mkOp(VerbCreate, "ConfigMap", raw, "u"))
+	imm.Data["a"] = "2"
+	raw, _ = api.Encode(imm)
+	if res := write(f, 5, mkOp(VerbApply, "ConfigMap", raw, "u")); !errors.Is(res.Err, ErrForbidden) {
+		t.Fatalf("update of an immutable configmap: %v", res.Err)
+	}
+	// The stored JSON decodes as the api type, with the stamped metadata.
+	rec, _ = f.Get("ConfigMap", "default", "frozen")
+	got := decodeCM(t, rec.Object)
+	if got.Data["a"] != "1" || got.Metadata.ResourceVersion != "4" || got.Immutable == nil || !*got.Immutable {
+		t.Fatalf("stored object: %s", rec.Object)
 	}
 }

@@ -8,60 +8,84 @@ import (
 	"github.com/berth-dev/berth/api"
 )
 
-// object is a stored object split at its top level: Apply stamps metadata
-// and compares content without decoding the whole typed object (the leader
-// validated it before proposing).
-type object struct {
-	top  map[string]json.RawMessage
-	meta api.ObjectMeta
-}
+// Ops carry an object split in two: its metadata, which Apply stamps
+// (uid, resourceVersion, generation, creationTimestamp), and its body, the
+// rest of its JSON, which Apply stores as it is. So Apply never decodes an
+// object: content changes are a byte comparison of bodies.
+//
+// The stored JSON is `{"metadata":META` followed by the body's keys:
+// Record.BodyAt is where they start.
 
-func parseObject(raw []byte) (*object, error) {
-	o := &object{}
-	if err := json.Unmarshal(raw, &o.top); err != nil {
-		return nil, err
+// joinObject makes the stored JSON of an object and says where its body's
+// keys start.
+func joinObject(meta *api.ObjectMeta, body []byte) ([]byte, int, error) {
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
+		return nil, 0, fmt.Errorf("%w: an object body must be a JSON object", ErrInvalid)
 	}
-	if m, ok := o.top["metadata"]; ok {
-		if err := json.Unmarshal(m, &o.meta); err != nil {
-			return nil, fmt.Errorf("metadata: %w", err)
-		}
-	}
-	return o, nil
-}
-
-// encode returns the object's canonical JSON: top-level keys sorted, as
-// encoding/json writes a map.
-func (o *object) encode() ([]byte, error) {
-	m, err := json.Marshal(&o.meta)
+	mb, err := json.Marshal(meta)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	o.top["metadata"] = m
-	return json.Marshal(o.top)
+	out := make([]byte, 0, len(`{"metadata":`)+len(mb)+len(body))
+	out = append(out, `{"metadata":`...)
+	out = append(out, mb...)
+	at := len(out)
+	if inner := bytes.TrimSpace(body[1 : len(body)-1]); len(inner) > 0 {
+		out = append(out, ',')
+		out = append(out, inner...)
+	}
+	out = append(out, '}')
+	return out, at, nil
 }
 
-// sameContent reports whether two objects are equal but for metadata and
-// status: what a generation counts.
-func sameContent(a, b *object) bool {
-	for k, v := range a.top {
-		if k != "metadata" && k != "status" && !bytes.Equal(v, b.top[k]) {
-			return false
-		}
+// rest is what follows the metadata in a stored object: equal rests, equal
+// content.
+func (r *Record) rest() []byte { return r.Object[r.BodyAt:] }
+
+// immutable reports whether a stored ConfigMap or Secret says `immutable:
+// true`. Their other fields hold only strings, whose quotes JSON escapes,
+// so the key can only be the top-level one.
+func (r *Record) immutable() bool {
+	if r.Kind != "ConfigMap" && r.Kind != "Secret" {
+		return false
 	}
-	for k := range b.top {
-		if _, ok := a.top[k]; !ok && k != "metadata" && k != "status" {
-			return false
-		}
-	}
-	return true
+	return bytes.Contains(r.rest(), []byte(`"immutable":true`))
 }
 
-// immutable reports whether the object says `immutable: true`
-// (ConfigMap, Secret).
-func (o *object) immutable() bool { return string(o.top["immutable"]) == "true" }
+// NewOp returns an Op that writes the object whose JSON is raw, named by
+// its metadata.
+func NewOp(verb Verb, kind string, raw []byte) (Op, error) {
+	obj, err := api.DecodeStored(kind, raw)
+	if err != nil {
+		return Op{}, err
+	}
+	return ObjectOp(verb, obj)
+}
 
-// sameMeta reports whether metadata m encodes to the stored object's.
-func sameMeta(m *api.ObjectMeta, stored *object) bool {
-	b, err := json.Marshal(m)
-	return err == nil && bytes.Equal(b, stored.top["metadata"])
+// emptyMeta is how api.Encode writes zero metadata; the api types put
+// metadata before any field that could hold a nested one.
+var emptyMeta = []byte(`"metadata":{}`)
+
+// ObjectOp returns an Op that writes obj. obj is not changed.
+func ObjectOp(verb Verb, obj api.Object) (Op, error) {
+	mp := obj.GetObjectMeta()
+	meta := *mp
+	*mp = api.ObjectMeta{}
+	enc, err := api.Encode(obj)
+	*mp = meta
+	if err != nil {
+		return Op{}, err
+	}
+	i := bytes.Index(enc, emptyMeta)
+	if i < 0 {
+		return Op{}, fmt.Errorf("%w: %s has no metadata", ErrInvalid, api.Describe(obj))
+	}
+	j := i + len(emptyMeta)
+	if enc[j] == ',' {
+		j++
+	} else if enc[i-1] == ',' {
+		i--
+	}
+	body := append(enc[:i:i], enc[j:]...)
+	return Op{Verb: verb, Kind: obj.GetTypeMeta().Kind, Namespace: meta.Namespace, Name: meta.Name, Meta: &meta, Body: body}, nil
 }

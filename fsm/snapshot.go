@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 
 	"github.com/berth-dev/berth/api"
 	memdb "github.com/hashicorp/go-memdb"
@@ -28,14 +27,17 @@ type snapshotLine struct {
 // Snapshot is a point-in-time copy of the whole state; taking it is cheap
 // (go-memdb is immutable) and it may be written while Apply goes on.
 type Snapshot struct {
-	txn   *memdb.Txn
-	index uint64
+	txn      *memdb.Txn
+	index    uint64
+	requests []*requestRecord
 }
 
 // Snapshot captures the current state.
 func (f *FSM) Snapshot() *Snapshot {
-	v := f.View()
-	return &Snapshot{txn: v.txn, index: v.revision}
+	// Tables and request log change together under mu (commit).
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &Snapshot{txn: f.db.Txn(false), index: f.index, requests: f.requests.list()}
 }
 
 // Index is the Raft index of the last command in the snapshot.
@@ -62,6 +64,15 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 			if err := enc.Encode(snapshotLine{Table: table, Row: row}); err != nil {
 				return cw.n, err
 			}
+		}
+	}
+	for _, rr := range s.requests {
+		row, err := json.Marshal(rr)
+		if err != nil {
+			return cw.n, err
+		}
+		if err := enc.Encode(snapshotLine{Table: tableRequests, Row: row}); err != nil {
+			return cw.n, err
 		}
 	}
 	return cw.n, cw.w.(*bufio.Writer).Flush()
@@ -91,7 +102,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	}
 	db := newDB()
 	txn := db.Txn(true)
-	var requests []*requestRecord
+	requests := newRequestLog()
 	for {
 		var line snapshotLine
 		err := dec.Decode(&line)
@@ -105,14 +116,14 @@ func (f *FSM) Restore(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("fsm: restore: table %s: %w", line.Table, err)
 		}
+		if rr, ok := row.(*requestRecord); ok {
+			requests.add(rr)
+			continue
+		}
 		if err := txn.Insert(line.Table, row); err != nil {
 			return fmt.Errorf("fsm: restore: table %s: %w", line.Table, err)
 		}
-		if rr, ok := row.(*requestRecord); ok {
-			requests = append(requests, rr)
-		}
 	}
-	sort.SliceStable(requests, func(i, j int) bool { return requests[i].Index < requests[j].Index })
 	f.mu.Lock()
 	txn.Commit()
 	f.db, f.index = db, h.Index

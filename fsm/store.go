@@ -12,32 +12,15 @@ import (
 // Record is one stored object.
 type Record struct {
 	// Key is "namespace/name" ("/name" for cluster-scoped kinds).
-	Key       string            `json:"key"`
-	Kind      string            `json:"kind"`
-	Namespace string            `json:"namespace,omitempty"`
-	Name      string            `json:"name"`
-	Revision  uint64            `json:"revision"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Object    json.RawMessage   `json:"object"`
-}
-
-// requestRecord remembers a write's outcome by its request ID: what each
-// op did to which object, not the objects themselves (a retry gets them
-// as they are now), so that the table stays small.
-type requestRecord struct {
-	ID      string          `json:"id"`
-	Index   uint64          `json:"index"`
-	Time    string          `json:"time"`
-	Results []requestResult `json:"results,omitempty"`
-	ErrCode string          `json:"errCode,omitempty"`
-	ErrMsg  string          `json:"errMsg,omitempty"`
-}
-
-type requestResult struct {
-	Action    Action `json:"action"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
+	Key       string         `json:"key"`
+	Kind      string         `json:"kind"`
+	Namespace string         `json:"namespace,omitempty"`
+	Name      string         `json:"name"`
+	Revision  uint64         `json:"revision"`
+	Meta      api.ObjectMeta `json:"meta"`
+	// Object is the stored JSON; its body's keys start at BodyAt.
+	Object json.RawMessage `json:"object"`
+	BodyAt int             `json:"bodyAt"`
 }
 
 const (
@@ -57,12 +40,6 @@ func schema() *memdb.DBSchema {
 				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
 			},
 		}
-	}
-	s.Tables[tableRequests] = &memdb.TableSchema{
-		Name: tableRequests,
-		Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-		},
 	}
 	s.Tables[tableServers] = &memdb.TableSchema{
 		Name: tableServers,
@@ -133,7 +110,7 @@ func (v *View) List(kind, ns string, sel api.Selector) ([]*Record, error) {
 	var out []*Record
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		r := raw.(*Record)
-		if sel.Matches(r.Labels) {
+		if sel.Matches(r.Meta.Labels) {
 			out = append(out, r)
 		}
 	}

@@ -127,7 +127,13 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 		logs.Close()
 		return nil, fmt.Errorf("raft: transport: %w", err)
 	}
-	r, err := hraft.NewRaft(hc, &adapter{f: f}, logs, logs, snaps, trans)
+	// Recent entries stay in memory: replication and apply read them back.
+	cached, err := hraft.NewLogCache(1024, logs)
+	if err != nil {
+		logs.Close()
+		return nil, fmt.Errorf("raft: log cache: %w", err)
+	}
+	r, err := hraft.NewRaft(hc, &adapter{f: f}, cached, logs, snaps, trans)
 	if err != nil {
 		trans.Close()
 		logs.Close()

@@ -77,13 +77,13 @@ func TestApplyReadIndexSnapshot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := leader.Apply(ctx, &fsm.Command{Time: "2026-01-01T00:00:00Z", Ops: []fsm.Op{
-		{Verb: fsm.VerbCreate, Kind: "Namespace", Name: "default", Object: []byte(nsJSON), UID: "u0"},
+		mkOp(fsm.VerbCreate, "Namespace", []byte(nsJSON), "u0"),
 	}}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 20; i++ {
 		res, err := leader.Apply(ctx, &fsm.Command{Time: "2026-01-01T00:00:00Z", Ops: []fsm.Op{
-			{Verb: fsm.VerbApply, Kind: "ConfigMap", Namespace: "default", Name: "x", Object: cmJSON(fmt.Sprint(i)), UID: "u"},
+			mkOp(fsm.VerbApply, "ConfigMap", cmJSON(fmt.Sprint(i)), "u"),
 		}})
 		if err != nil || res.Index == 0 {
 			t.Fatalf("apply %d: %v", i, err)
@@ -91,7 +91,7 @@ func TestApplyReadIndexSnapshot(t *testing.T) {
 	}
 	// A command the FSM refuses comes back as its error.
 	if _, err := leader.Apply(ctx, &fsm.Command{Time: "2026-01-01T00:00:00Z", Ops: []fsm.Op{
-		{Verb: fsm.VerbCreate, Kind: "ConfigMap", Namespace: "default", Name: "x", Object: cmJSON("dup"), UID: "u"},
+		mkOp(fsm.VerbCreate, "ConfigMap", cmJSON("dup"), "u"),
 	}}); !errors.Is(err, fsm.ErrAlreadyExists) {
 		t.Fatalf("duplicate create: %v", err)
 	}
@@ -153,4 +153,13 @@ func TestApplyReadIndexSnapshot(t *testing.T) {
 	if err != nil || len(servers) != 3 {
 		t.Fatalf("servers: %v %v", servers, err)
 	}
+}
+
+func mkOp(verb fsm.Verb, kind string, raw []byte, uid string) fsm.Op {
+	op, err := fsm.NewOp(verb, kind, raw)
+	if err != nil {
+		panic(err)
+	}
+	op.UID = uid
+	return op
 }
