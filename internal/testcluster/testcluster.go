@@ -73,6 +73,58 @@ type Options struct {
 // Cluster is a set of berth servers on loopback.
 type Cluster struct {
 	Nodes []*Node
+	bin   string
+	base  string
+}
+
+// newNode adds a node with its own ports and data dir, not started, with
+// the flags every server has.
+func (c *Cluster) newNode(tb testing.TB) *Node {
+	i := len(c.Nodes) + 1
+	n := &Node{
+		Name: fmt.Sprintf("s%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("s%d", i)),
+		APIPort: FreePort(tb), RaftPort: FreePort(tb), bin: c.bin,
+	}
+	n.logPath = filepath.Join(c.base, n.Name+".log")
+	n.args = []string{
+		"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", "127.0.0.1",
+		"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort), "--log-level", "warn",
+	}
+	c.Nodes = append(c.Nodes, n)
+	return n
+}
+
+func (c *Cluster) joinList() string {
+	var joins []string
+	for _, n := range c.Nodes {
+		joins = append(joins, n.APIAddr())
+	}
+	return strings.Join(joins, ",")
+}
+
+// AddServer starts one more server, with --join naming every node so far
+// and the extra flags given (such as --bootstrap-expect), and returns it.
+// It is stopped at the end of the test like the others.
+func (c *Cluster) AddServer(tb testing.TB, args ...string) *Node {
+	tb.Helper()
+	joins := c.joinList()
+	n := c.newNode(tb)
+	n.args = append(n.args, "--join", joins)
+	n.args = append(n.args, args...)
+	n.Start(tb)
+	return n
+}
+
+// WipeData removes a stopped node's data dir: it comes back as a new,
+// empty server with the same name and addresses.
+func (n *Node) WipeData(tb testing.TB) {
+	tb.Helper()
+	if n.Running() {
+		tb.Fatalf("testcluster: %s is running", n.Name)
+	}
+	if err := os.RemoveAll(n.DataDir); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // Node is one berth agent process. Its ports and data dir stay the same
@@ -102,28 +154,14 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	if opts.Servers <= 0 {
 		opts.Servers = 3
 	}
-	bin := Binary(tb)
-	base := tb.TempDir()
-	c := &Cluster{}
+	c := &Cluster{bin: Binary(tb), base: tb.TempDir()}
 	for i := 0; i < opts.Servers; i++ {
-		n := &Node{
-			Name: fmt.Sprintf("s%d", i+1), DataDir: filepath.Join(base, fmt.Sprintf("s%d", i+1)),
-			APIPort: FreePort(tb), RaftPort: FreePort(tb), bin: bin,
-		}
-		n.logPath = filepath.Join(base, n.Name+".log")
-		c.Nodes = append(c.Nodes, n)
+		c.newNode(tb)
 	}
-	var joins []string
+	joins := c.joinList()
 	for _, n := range c.Nodes {
-		joins = append(joins, n.APIAddr())
-	}
-	for _, n := range c.Nodes {
-		n.args = append([]string{
-			"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", "127.0.0.1",
-			"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort),
-			"--bootstrap-expect", strconv.Itoa(opts.Servers), "--join", strings.Join(joins, ","),
-			"--log-level", "warn",
-		}, opts.Args...)
+		n.args = append(n.args, "--bootstrap-expect", strconv.Itoa(opts.Servers), "--join", joins)
+		n.args = append(n.args, opts.Args...)
 	}
 	tb.Cleanup(func() {
 		for _, n := range c.Nodes {

@@ -149,3 +149,51 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	}
 	mustApply(t, ctx, cl, configMap("after", nil))
 }
+
+// A server with an empty data dir that can reach a running cluster joins it
+// and never bootstraps a second one, even with --bootstrap-expect; a server
+// whose data was lost comes back as a member and catches up.
+func TestEmptyServersJoinNeverBootstrap(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Servers: 3})
+	ctx := ctxT(t, 90*time.Second)
+	cl := c.Client(t)
+	mustApply(t, ctx, cl, configMap("before", nil))
+
+	fourth := c.AddServer(t, "--bootstrap-expect", "3")
+	eventually(t, 30*time.Second, func() error {
+		peers, err := fourth.Client(t).Peers(ctx)
+		if err != nil {
+			return err
+		}
+		if len(peers) != 4 {
+			return fmt.Errorf("the new server sees %d peers: %+v", len(peers), peers)
+		}
+		return nil
+	})
+	if got := getCM(t, ctx, fourth.Client(t), "before").Metadata.Name; got != "before" {
+		t.Fatalf("the new server reads %q", got)
+	}
+	peers, err := c.Nodes[0].Client(t).Peers(ctx)
+	if err != nil || len(peers) != 4 {
+		t.Fatalf("the old servers see %d peers (%v): a second cluster?", len(peers), err)
+	}
+
+	// Lose a follower's data: it rejoins under its name, with the state.
+	leader := c.WaitLeader(t)
+	var lost *testcluster.Node
+	for _, n := range c.Nodes[:3] {
+		if n != leader {
+			lost = n
+			break
+		}
+	}
+	lost.Kill(t)
+	lost.WipeData(t)
+	mustApply(t, ctx, cl, configMap("while-away", nil))
+	lost.Start(t)
+	eventually(t, 30*time.Second, func() error { return wantCount(ctx, lost.Client(t), 2, client.Stale()) })
+	if peers, err := lost.Client(t).Peers(ctx); err != nil || len(peers) != 4 {
+		t.Fatalf("the wiped server sees %d peers: %v", len(peers), err)
+	}
+	mustApply(t, ctx, cl, configMap("after", nil))
+}
