@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -52,7 +53,7 @@ func checkFields(v any, t reflect.Type, path string) *fieldProblem {
 			return mismatch("object")
 		}
 		fields := jsonFields(t)
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			ft, ok := fields[k]
 			if !ok {
 				return &fieldProblem{path: joinPath(path, k), unknown: true}
@@ -66,7 +67,7 @@ func checkFields(v any, t reflect.Type, path string) *fieldProblem {
 		if !ok {
 			return mismatch("object")
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if p := checkFields(m[k], t.Elem(), joinPath(path, k)); p != nil {
 				return p
 			}
@@ -193,15 +194,6 @@ func addJSONFields(t reflect.Type, fields map[string]reflect.Type) {
 			}
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func joinPath(path, key string) string {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -59,7 +60,7 @@ func ParseSelector(s string) (Selector, error) {
 // key and value of set.
 func SelectorFromSet(set map[string]string) Selector {
 	var reqs []requirement
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		reqs = append(reqs, requirement{key: k, op: opEquals, values: []string{set[k]}})
 	}
 	return Selector{reqs: reqs}

@@ -2,8 +2,10 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -84,9 +86,9 @@ func validate(obj Object, prefix string) error {
 	case *Namespace:
 		validateNamespace(l, o)
 	case *ConfigMap:
-		validateData(l, "data", sortedKeys(o.Data))
-		validateData(l, "binaryData", sortedKeys(o.BinaryData))
-		for _, k := range sortedKeys(o.BinaryData) {
+		validateData(l, "data", slices.Sorted(maps.Keys(o.Data)))
+		validateData(l, "binaryData", slices.Sorted(maps.Keys(o.BinaryData)))
+		for _, k := range slices.Sorted(maps.Keys(o.BinaryData)) {
 			if _, dup := o.Data[k]; dup {
 				l.add("binaryData", "key %s is also in data", quote(k))
 			}
@@ -138,7 +140,7 @@ func validateMeta(l *errList, info KindInfo, md *ObjectMeta) {
 			l.add("metadata.creationTimestamp", "%s is not an RFC 3339 time", quote(ts))
 		}
 	}
-	for _, k := range sortedKeys(md.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(md.Labels)) {
 		if msg := checkQualifiedName(k); msg != "" {
 			l.add("metadata.labels", "key %s: %s", quote(k), msg)
 			continue
@@ -148,7 +150,7 @@ func validateMeta(l *errList, info KindInfo, md *ObjectMeta) {
 		}
 	}
 	total := 0
-	for _, k := range sortedKeys(md.Annotations) {
+	for _, k := range slices.Sorted(maps.Keys(md.Annotations)) {
 		total += len(k) + len(md.Annotations[k])
 		if msg := checkQualifiedName(k); msg != "" {
 			l.add("metadata.annotations", "key %s: %s", quote(k), msg)
@@ -176,8 +178,8 @@ func validateNamespace(l *errList, ns *Namespace) {
 }
 
 func validateSecret(l *errList, s *Secret) {
-	validateData(l, "data", sortedKeys(s.Data))
-	validateData(l, "stringData", sortedKeys(s.StringData))
+	validateData(l, "data", slices.Sorted(maps.Keys(s.Data)))
+	validateData(l, "stringData", slices.Sorted(maps.Keys(s.StringData)))
 	switch s.Type {
 	case "":
 		l.add("type", "required")

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -81,7 +82,7 @@ func describeObject(w io.Writer, obj api.Object, now time.Time) error {
 	case *api.Secret:
 		fmt.Fprintf(w, "\nData\n====\n")
 		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-		for _, k := range sortedKeys(o.Data) {
+		for _, k := range slices.Sorted(maps.Keys(o.Data)) {
 			fmt.Fprintf(tw, "%s:\t%d bytes\n", k, len(o.Data[k]))
 		}
 		return tw.Flush()
@@ -91,14 +92,14 @@ func describeObject(w io.Writer, obj api.Object, now time.Time) error {
 
 func describeConfigMap(w io.Writer, cm *api.ConfigMap) {
 	fmt.Fprintf(w, "\nData\n====\n")
-	for _, k := range sortedKeys(cm.Data) {
+	for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
 		fmt.Fprintf(w, "%s:\n----\n%s\n\n", k, strings.TrimSuffix(cm.Data[k], "\n"))
 	}
 	if len(cm.Data) == 0 {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "BinaryData\n====\n")
-	for _, k := range sortedKeys(cm.BinaryData) {
+	for _, k := range slices.Sorted(maps.Keys(cm.BinaryData)) {
 		fmt.Fprintf(w, "%s: %d bytes\n", k, len(cm.BinaryData[k]))
 	}
 }
@@ -109,20 +110,11 @@ func mapField(tw io.Writer, name string, m map[string]string) {
 		fmt.Fprintf(tw, "%s:\t<none>\n", name)
 		return
 	}
-	for i, k := range sortedKeys(m) {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		label := name + ":"
 		if i > 0 {
 			label = ""
 		}
 		fmt.Fprintf(tw, "%s\t%s=%s\n", label, k, m[k])
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
