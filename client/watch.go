@@ -29,10 +29,10 @@ func (c *Client) Watch(ctx context.Context, kind, ns string, from uint64, opts .
 	out := make(chan Event, 64)
 	go func() {
 		defer close(out)
-		rev := from
+		pos := &watchPos{done: from}
 		backoff := 20 * time.Millisecond
 		for ctx.Err() == nil {
-			err := c.watchOnce(ctx, &pb.WatchRequest{Kind: kind, Namespace: ns, LabelSelector: o.selector}, &rev, out)
+			err := c.watchOnce(ctx, &pb.WatchRequest{Kind: kind, Namespace: ns, LabelSelector: o.selector}, pos, out)
 			if ctx.Err() != nil {
 				return
 			}
@@ -57,9 +57,19 @@ func (c *Client) Watch(ctx context.Context, kind, ns string, from uint64, opts .
 	return out
 }
 
-// watchOnce follows one server until its stream breaks; rev tracks the last
-// revision seen.
-func (c *Client) watchOnce(ctx context.Context, req *pb.WatchRequest, rev *uint64, out chan<- Event) error {
+// watchPos is how far a watch has come. Several events may share a
+// revision (a multi-document apply), and a stream may break between them:
+// so the position is the last revision seen whole, plus how many events of
+// the next one were delivered already. Every server sends a revision's
+// events in the same order, so a resumed watch skips exactly those.
+type watchPos struct {
+	done    uint64 // every event up to this revision was delivered
+	partial uint64 // the revision being delivered, or 0
+	n       int    // events of partial delivered
+}
+
+// watchOnce follows one server until its stream breaks.
+func (c *Client) watchOnce(ctx context.Context, req *pb.WatchRequest, pos *watchPos, out chan<- Event) error {
 	c.mu.Lock()
 	addr := c.addrs[c.next%len(c.addrs)]
 	c.mu.Unlock()
@@ -69,20 +79,25 @@ func (c *Client) watchOnce(ctx context.Context, req *pb.WatchRequest, rev *uint6
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req.Revision = *rev
+	req.Revision = pos.done
 	stream, err := pb.NewResourcesClient(conn).Watch(ctx, req)
 	if err != nil {
 		return err
 	}
+	skip := pos.n // events of pos.partial this server will send again
 	for {
 		ev, err := stream.Recv()
 		if err != nil {
 			return err
 		}
 		if ev.Type == "BOOKMARK" {
-			if ev.Revision > *rev {
-				*rev = ev.Revision
+			if ev.Revision >= pos.partial && ev.Revision > pos.done {
+				pos.done, pos.partial, pos.n = ev.Revision, 0, 0
 			}
+			continue
+		}
+		if ev.Revision == pos.partial && skip > 0 {
+			skip--
 			continue
 		}
 		obj, err := Decode(ev.Object)
@@ -94,7 +109,13 @@ func (c *Client) watchOnce(ctx context.Context, req *pb.WatchRequest, rev *uint6
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		*rev = ev.Revision
+		if ev.Revision != pos.partial {
+			if pos.partial != 0 {
+				pos.done = pos.partial
+			}
+			pos.partial, pos.n = ev.Revision, 0
+		}
+		pos.n++
 	}
 }
 
