@@ -59,6 +59,13 @@ func DecodeDocuments(data []byte) ([]Object, error) {
 // DecodeObject decodes exactly one YAML or JSON document strictly, as
 // DecodeDocuments does, then defaults and validates it. A List is refused.
 func DecodeObject(data []byte) (Object, error) {
+	if obj, ok := decodeCanonical(data); ok {
+		Default(obj)
+		if err := Validate(obj); err != nil {
+			return nil, err
+		}
+		return obj, nil
+	}
 	values, err := parseDocuments(data)
 	if err != nil {
 		return nil, err
@@ -75,6 +82,33 @@ func DecodeObject(data []byte) (Object, error) {
 		return nil, err
 	}
 	return objs[0], nil
+}
+
+// decodeCanonical is the fast path of DecodeObject for JSON that is exactly
+// what Encode writes (as the Go client sends): such input has no unknown,
+// misspelt or mistyped field, so one typed decode reads it. Anything else
+// goes the strict way, which words the errors.
+func decodeCanonical(data []byte) (Object, bool) {
+	if len(data) == 0 || data[0] != '{' {
+		return nil, false
+	}
+	var tm TypeMeta
+	if json.Unmarshal(data, &tm) != nil {
+		return nil, false
+	}
+	info, ok := LookupKind(tm.Kind)
+	if !ok || tm.APIVersion != info.APIVersion {
+		return nil, false
+	}
+	obj := info.New()
+	if json.Unmarshal(data, obj) != nil {
+		return nil, false
+	}
+	enc, err := Encode(obj)
+	if err != nil || !bytes.Equal(enc, data) {
+		return nil, false
+	}
+	return obj, true
 }
 
 // DecodeStored decodes the canonical JSON of a known kind, as Encode wrote

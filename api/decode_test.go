@@ -229,3 +229,31 @@ func TestDecodeStoredErrors(t *testing.T) {
 		}
 	}
 }
+
+// Canonical JSON takes the fast path; the same object with a misspelt or
+// differently cased field still fails with the strict path's message.
+func TestDecodeObjectCanonical(t *testing.T) {
+	cm := &ConfigMap{Metadata: ObjectMeta{Name: "web", Labels: map[string]string{"a": "b"}}, Data: map[string]string{"k": "v"}}
+	Default(cm)
+	enc, err := Encode(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := decodeCanonical(enc); !ok {
+		t.Fatalf("canonical JSON missed the fast path: %s", enc)
+	}
+	obj, err := DecodeObject(enc)
+	if err != nil || obj.(*ConfigMap).Data["k"] != "v" {
+		t.Fatalf("decode: %v", err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{strings.Replace(string(enc), `"labels"`, `"lables"`, 1), `configmap "web": unknown field "metadata.lables"`},
+		{strings.Replace(string(enc), `"metadata"`, `"Metadata"`, 1), `unknown field "Metadata"`},
+		{strings.Replace(string(enc), `"name":"web"`, `"name":"Bad_Name"`, 1), `metadata.name`},
+	} {
+		_, err := DecodeObject([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
