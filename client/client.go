@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,11 @@ type Option func(*Client)
 // context has no deadline (default 30 s).
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
+// WithUnreachableTimeout sets how long a call goes on when no server can be
+// connected to at all (default 5 s): a wrong address fails fast, a cluster
+// whose servers restart is waited for.
+func WithUnreachableTimeout(d time.Duration) Option { return func(c *Client) { c.unreachable = d } }
+
 // WithAttemptTimeout bounds one try against one server (default 5 s), so
 // that a paused server does not hold a call.
 func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.attempt = d } }
@@ -37,8 +43,9 @@ func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.att
 // Client talks to a Berth cluster. It is safe for concurrent use.
 type Client struct {
 	addrs   []string
-	timeout time.Duration
-	attempt time.Duration
+	timeout     time.Duration
+	attempt     time.Duration
+	unreachable time.Duration
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
@@ -54,7 +61,7 @@ func New(addrs []string, opts ...Option) (*Client, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("client: no server address")
 	}
-	c := &Client{addrs: addrs, timeout: 30 * time.Second, attempt: 5 * time.Second, conns: map[string]*grpc.ClientConn{}}
+	c := &Client{addrs: addrs, timeout: 30 * time.Second, attempt: 5 * time.Second, unreachable: 5 * time.Second, conns: map[string]*grpc.ClientConn{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -107,6 +114,12 @@ func (c *Client) learnLeader(ctx context.Context, method string, req, reply any,
 	return err
 }
 
+// notConnected reports whether err is a failure to connect, not an answer.
+func notConnected(err error) bool {
+	s, _ := status.FromError(err)
+	return s.Code() == codes.Unavailable && strings.Contains(s.Message(), "connection error")
+}
+
 // retryable reports whether another try may succeed: the server was not
 // reachable, had no leader, or did not answer in time.
 func retryable(err error) bool {
@@ -126,6 +139,7 @@ func (c *Client) do(ctx context.Context, fn func(ctx context.Context, conn *grpc
 		defer cancel()
 	}
 	backoff := 20 * time.Millisecond
+	var unreachableSince time.Time
 	for {
 		c.mu.Lock()
 		addr := c.leader
@@ -145,6 +159,17 @@ func (c *Client) do(ctx context.Context, fn func(ctx context.Context, conn *grpc
 		}
 		if ctx.Err() != nil {
 			return wrap(err)
+		}
+		if !notConnected(err) {
+			unreachableSince = time.Time{}
+		} else if unreachableSince.IsZero() {
+			unreachableSince = time.Now()
+		} else if time.Since(unreachableSince) > c.unreachable {
+			why := status.Convert(err).Message()
+			if i := strings.LastIndex(why, ": "); i >= 0 {
+				why = strings.Trim(why[i+2:], `"`) // "connection refused", not gRPC's whole story
+			}
+			return &Error{Code: codes.Unavailable, Message: fmt.Sprintf("cannot reach any server of %s (%s)", strings.Join(c.addrs, ","), why)}
 		}
 		c.mu.Lock()
 		if c.leader == "" {

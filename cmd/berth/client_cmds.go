@@ -90,7 +90,7 @@ func newClient(cmd *cobra.Command) (*client.Client, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := client.New(addrs, client.WithTimeout(timeout))
+	c, err := client.New(addrs, client.WithTimeout(timeout), client.WithUnreachableTimeout(2*time.Second))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/testcluster"
 )
@@ -94,5 +96,18 @@ func TestBadManifests(t *testing.T) {
 	out, stderr, code := berth(t, addr, "apply", "-f", two)
 	if code != 0 || !strings.Contains(out, "configmap/first created") || !strings.Contains(out, "configmap/exists unchanged") {
 		t.Fatalf("apply: exit %d %q %q", code, out, stderr)
+	}
+}
+
+// A CLI pointed at no server says so in one line, soon.
+func TestCLIUnreachable(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t))
+	start := time.Now()
+	_, stderr, code := berth(t, addr, "get", "configmaps")
+	if code == 0 || !strings.Contains(stderr, "cannot reach any server of "+addr+" (connection refused)") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Fatalf("took %v to give up", d)
 	}
 }
