@@ -120,8 +120,12 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 // APIAddr is where the gRPC API listens.
 func (a *Agent) APIAddr() string { return a.lis.Addr().String() }
 
-// Close stops serving and shuts Raft down.
+// Close stops serving and shuts Raft down. A leader first hands its
+// leadership over, so writes go on without an election timeout.
 func (a *Agent) Close() error {
+	if err := a.node.TransferLeadership(); err != nil {
+		a.log.Warn("leadership transfer", "err", err)
+	}
 	a.cancel()
 	stopped := make(chan struct{})
 	go func() { a.grpc.GracefulStop(); close(stopped) }()

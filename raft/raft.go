@@ -152,6 +152,29 @@ func or(d, def time.Duration) time.Duration {
 	return def
 }
 
+// TransferLeadership hands leadership to another voter, so that a leader
+// shutting down gracefully does not leave the cluster to wait out an
+// election timeout. It returns at once on a follower.
+func (n *Node) TransferLeadership() error {
+	if !n.IsLeader() {
+		return nil
+	}
+	servers, err := n.Servers()
+	if err != nil {
+		return err
+	}
+	voters := 0
+	for _, s := range servers {
+		if s.Voter {
+			voters++
+		}
+	}
+	if voters < 2 {
+		return nil // nobody to hand it to
+	}
+	return n.wrap(n.raft.LeadershipTransfer().Error())
+}
+
 // Close shuts Raft down and waits for its goroutines.
 func (n *Node) Close() error {
 	n.cancel()

@@ -217,6 +217,15 @@ func (n *Node) Start(tb testing.TB) {
 	n.cmd, n.done = cmd, done
 }
 
+// Log returns what the node's process has written so far, across restarts.
+func (n *Node) Log(tb testing.TB) string {
+	b, err := os.ReadFile(n.logPath)
+	if err != nil {
+		tb.Fatalf("testcluster: %v", err)
+	}
+	return string(b)
+}
+
 // Running reports whether the process is running (paused counts).
 func (n *Node) Running() bool {
 	n.mu.Lock()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,4 +197,25 @@ func TestEmptyServersJoinNeverBootstrap(t *testing.T) {
 		t.Fatalf("the wiped server sees %d peers: %v", len(peers), err)
 	}
 	mustApply(t, ctx, cl, configMap("after", nil))
+}
+
+// A leader stopped gracefully hands leadership over before it goes; the
+// cluster keeps every write.
+func TestGracefulLeaderStop(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Servers: 3})
+	ctx := ctxT(t, 60*time.Second)
+	cl := c.Client(t)
+	mustApply(t, ctx, cl, configMap("one", nil))
+	old := c.WaitLeader(t)
+	old.Stop(t)
+	if log := old.Log(t); strings.Contains(log, "leadership transfer") {
+		t.Fatalf("the leader did not hand over leadership:\n%s", log)
+	}
+	next := c.WaitLeader(t)
+	if next == old {
+		t.Fatal("the stopped server still leads")
+	}
+	mustApply(t, ctx, cl, configMap("two", nil))
+	old.Start(t)
+	eventually(t, 30*time.Second, func() error { return wantCount(ctx, old.Client(t), 2, client.Stale()) })
 }
