@@ -42,7 +42,7 @@ func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.att
 
 // Client talks to a Berth cluster. It is safe for concurrent use.
 type Client struct {
-	addrs   []string
+	addrs       []string
 	timeout     time.Duration
 	attempt     time.Duration
 	unreachable time.Duration
