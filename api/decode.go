@@ -89,15 +89,17 @@ func DecodeObject(data []byte) (Object, error) {
 // misspelt or mistyped field, so one typed decode reads it. Anything else
 // goes the strict way, which words the errors.
 func decodeCanonical(data []byte) (Object, bool) {
-	if len(data) == 0 || data[0] != '{' {
+	// Encode writes apiVersion and kind first: read them off the front.
+	apiVersion, rest, ok := cutString(data, `{"apiVersion":"`)
+	if !ok {
 		return nil, false
 	}
-	var tm TypeMeta
-	if json.Unmarshal(data, &tm) != nil {
+	kind, _, ok := cutString(rest, `,"kind":"`)
+	if !ok {
 		return nil, false
 	}
-	info, ok := LookupKind(tm.Kind)
-	if !ok || tm.APIVersion != info.APIVersion {
+	info, ok := LookupKind(kind)
+	if !ok || apiVersion != info.APIVersion {
 		return nil, false
 	}
 	obj := info.New()
@@ -109,6 +111,19 @@ func decodeCanonical(data []byte) (Object, bool) {
 		return nil, false
 	}
 	return obj, true
+}
+
+// cutString reads a plain JSON string (no escapes) that follows prefix.
+func cutString(data []byte, prefix string) (string, []byte, bool) {
+	rest, ok := bytes.CutPrefix(data, []byte(prefix))
+	if !ok {
+		return "", nil, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 || bytes.IndexByte(rest[:i], '\\') >= 0 {
+		return "", nil, false
+	}
+	return string(rest[:i]), rest[i+1:], true
 }
 
 // DecodeStored decodes the canonical JSON of a known kind, as Encode wrote

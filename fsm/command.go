@@ -67,16 +67,24 @@ type Op struct {
 	ResourceVersion uint64 `json:"resourceVersion,omitempty"`
 }
 
-// Encode returns the command's bytes for the Raft log.
-func (c *Command) Encode() ([]byte, error) { return json.Marshal(c) }
+// Encode returns the command's bytes for the Raft log (codec.go).
+func (c *Command) Encode() ([]byte, error) { return encodeCommand(c) }
 
-// DecodeCommand parses a Raft log entry.
+// DecodeCommand parses a Raft log entry: the binary form Encode writes, or
+// JSON (a Command as encoding/json writes it, handy in tests and tools).
 func DecodeCommand(b []byte) (*Command, error) {
-	var c Command
-	if err := json.Unmarshal(b, &c); err != nil {
+	if len(b) > 0 && b[0] == '{' {
+		var c Command
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, fmt.Errorf("fsm: decode command: %w", err)
+		}
+		return &c, nil
+	}
+	c, err := decodeCommand(b)
+	if err != nil {
 		return nil, fmt.Errorf("fsm: decode command: %w", err)
 	}
-	return &c, nil
+	return c, nil
 }
 
 // Action says what a write did to one object.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -17,11 +18,12 @@ import (
 
 func newAgentCmd() *cobra.Command {
 	var (
-		cfg      agent.Config
-		dev      bool
-		server   bool
-		join     string
-		logLevel string
+		cfg        agent.Config
+		dev        bool
+		server     bool
+		join       string
+		logLevel   string
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -72,6 +74,16 @@ func newAgentCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
 			a, err := agent.Start(ctx, cfg)
 			if err != nil {
 				return err
@@ -98,5 +110,7 @@ func newAgentCmd() *cobra.Command {
 	f.DurationVar(&cfg.SnapshotInterval, "raft-snapshot-interval", 30*time.Second, "how often to check whether to snapshot")
 	f.IntVar(&cfg.WatchHistory, "watch-history", 10000, "events kept for watchers")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the agent's life to this file")
+	_ = f.MarkHidden("cpu-profile")
 	return cmd
 }
