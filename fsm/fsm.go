@@ -1,7 +1,7 @@
 package fsm
 
 import (
-	"bytes"
+	"maps"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -200,7 +200,7 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 	if !ok {
 		return OpResult{}, fmt.Errorf("%w: unknown kind %q", ErrInvalid, op.Kind)
 	}
-	what := fmt.Sprintf("%s %q", lower(op.Kind), op.Name)
+	what := opName{op}
 	if info.Namespaced != (op.Namespace != "") {
 		return OpResult{}, fmt.Errorf("%s: %w: namespace %q for a kind that is namespaced=%v", what, ErrInvalid, op.Namespace, info.Namespaced)
 	}
@@ -260,14 +260,11 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 	om := &cur.Meta
 	m.UID, m.CreationTimestamp, m.Generation = om.UID, om.CreationTimestamp, om.Generation
 	m.ResourceVersion = om.ResourceVersion
-	enc, at, err := joinObject(&m, op.Body)
-	if err != nil {
-		return OpResult{}, fmt.Errorf("%s: %w", what, err)
-	}
-	if bytes.Equal(enc, cur.Object) {
+	sameBody := sameRest(op.Body, cur.rest())
+	if sameBody && maps.Equal(m.Labels, om.Labels) && maps.Equal(m.Annotations, om.Annotations) {
 		return OpResult{Action: ActionUnchanged, Object: cur.Object}, nil
 	}
-	if !bytes.Equal(enc[at:], cur.rest()) {
+	if !sameBody {
 		if cur.immutable() {
 			return OpResult{}, fmt.Errorf("%s: %w: the object is immutable", what, ErrForbidden)
 		}
@@ -276,6 +273,12 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 	m.ResourceVersion = fmt.Sprint(index)
 	return putRecord(txn, op.Kind, &m, op.Body, index, EventModified, ActionConfigured, events)
 }
+
+// opName names an op's object for messages: configmap "web". It is a
+// value whose String is called only when an error is formatted.
+type opName struct{ op *Op }
+
+func (o opName) String() string { return fmt.Sprintf("%s %q", lower(o.op.Kind), o.op.Name) }
 
 func putRecord(txn *memdb.Txn, kind string, m *api.ObjectMeta, body []byte, index uint64, et EventType, action Action, events *[]Event) (OpResult, error) {
 	enc, at, err := joinObject(m, body)

@@ -42,6 +42,19 @@ func joinObject(meta *api.ObjectMeta, body []byte) ([]byte, int, error) {
 // content.
 func (r *Record) rest() []byte { return r.Object[r.BodyAt:] }
 
+// sameRest reports whether a body (`{...}`) has the keys a stored rest
+// (`,...}` or `}`) has.
+func sameRest(body, rest []byte) bool {
+	if len(body) < 2 {
+		return false
+	}
+	inner := bytes.TrimSpace(body[1 : len(body)-1])
+	if len(inner) == 0 {
+		return len(rest) == 1
+	}
+	return len(rest) == len(inner)+2 && rest[0] == ',' && bytes.Equal(rest[1:len(rest)-1], inner)
+}
+
 // immutable reports whether a stored ConfigMap or Secret says `immutable:
 // true`. Their other fields hold only strings, whose quotes JSON escapes,
 // so the key can only be the top-level one.
