@@ -13,7 +13,9 @@ import (
 	"github.com/berth-dev/berth/api"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 func freePort(t testing.TB) int {
@@ -126,6 +128,22 @@ func TestBootstrapForwardJoin(t *testing.T) {
 		if want := fmt.Sprintf(`"v":"%d"`, i); !bytes.Contains(got.Object, []byte(want)) {
 			t.Fatalf("read after write %d: %s", i, got.Object)
 		}
+	}
+
+	// A create retried (the first answer lost) through another server is
+	// answered as the first was, and applied once.
+	create := &pb.WriteRequest{RequestId: "once", Objects: [][]byte{cmBytes(t, "once", "1")}}
+	first, err := res.Create(ctx, create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRes, _ := dial(t, other.addr())
+	again, err := otherRes.Create(ctx, create)
+	if err != nil || again.Revision != first.Revision || again.Results[0].Action != "created" {
+		t.Fatalf("retried create: %v %+v (first at %d)", err, again, first.Revision)
+	}
+	if _, err := otherRes.Create(ctx, &pb.WriteRequest{RequestId: "twice", Objects: create.Objects}); status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("a new create of the same object: %v", err)
 	}
 
 	// A server with an empty data dir and no bootstrap-expect joins.
