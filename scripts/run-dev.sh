@@ -27,7 +27,9 @@ for _ in $(seq 1 50); do "$bin" get namespace default >/dev/null 2>&1 && break; 
 echo
 "$bin" get namespaces
 echo
-"$bin" get configmaps,secrets -n demo 2>/dev/null || { "$bin" get configmaps -n demo; "$bin" get secrets -n demo; }
+"$bin" get configmaps -n demo
+echo
+"$bin" get secrets -n demo
 cat <<TXT
 
 Berth is running: one dev server, API on 127.0.0.1:7400 (log: $state/agent.log).
