@@ -11,11 +11,13 @@
 // The revision of the store is the Raft index of the last applied command,
 // and an object's resourceVersion is the index of its last change.
 //
+// An Op carries an object split in two (ObjectOp): the metadata Apply
+// stamps, and the body it stores as bytes, so Apply never decodes objects.
+//
 //	f := fsm.New(fsm.Options{})
-//	res := f.ApplyCommand(7, &fsm.Command{
-//		Time: "2026-01-02T15:04:05Z",
-//		Ops:  []fsm.Op{op},  // op, _ := fsm.NewOp(fsm.VerbApply, "ConfigMap", raw); op.UID = uid
-//	})
-//	if res.Err != nil { ... }     // errors.Is(res.Err, fsm.ErrConflict), ...
-//	rec, _ := f.Get("ConfigMap", "default", "web")
+//	op, _ := fsm.ObjectOp(fsm.VerbApply, configMap) // an api.Object
+//	op.UID = uid                                     // used if it is created
+//	res := f.ApplyCommand(7, &fsm.Command{Time: "2026-01-02T15:04:05Z", Ops: []fsm.Op{op}})
+//	if errors.Is(res.Err, fsm.ErrConflict) { ... }
+//	rec, _ := f.Get("ConfigMap", "default", "web") // rec.Object is its JSON
 package fsm
