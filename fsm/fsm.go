@@ -1,10 +1,10 @@
 package fsm
 
 import (
-	"maps"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
