@@ -188,6 +188,23 @@ func (c *Client) do(ctx context.Context, fn func(ctx context.Context, conn *grpc
 	}
 }
 
+// WriteRetryWindow is how long after its first try a write is retried. The
+// servers remember a request ID for a minute of the leader's time
+// (fsm.RequestTTL); retrying later could apply a write twice, so after this
+// window a write whose answer was lost fails as unavailable (its outcome
+// unknown), even if the call's timeout is longer.
+const WriteRetryWindow = 45 * time.Second
+
+// writeCtx bounds a write's retries by WriteRetryWindow (and by the
+// client's timeout when ctx has no deadline).
+func (c *Client) writeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := WriteRetryWindow
+	if _, ok := ctx.Deadline(); !ok && c.timeout < d {
+		d = c.timeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
 // NewRequestID returns a random ID for a write.
 func NewRequestID() string {
 	var b [16]byte
@@ -229,6 +246,8 @@ func (c *Client) Update(ctx context.Context, objs ...api.Object) ([]Result, erro
 type writeFn func(context.Context, *pb.WriteRequest, ...grpc.CallOption) (*pb.WriteResponse, error)
 
 func (c *Client) write(ctx context.Context, objs []api.Object, method func(pb.ResourcesClient) writeFn) ([]Result, error) {
+	ctx, cancel := c.writeCtx(ctx)
+	defer cancel()
 	req := &pb.WriteRequest{RequestId: NewRequestID()}
 	for _, o := range objs {
 		b, err := api.Encode(o)
@@ -271,6 +290,8 @@ type Ref struct {
 
 // Delete deletes every named object, all or nothing.
 func (c *Client) Delete(ctx context.Context, refs ...Ref) ([]Result, error) {
+	ctx, cancel := c.writeCtx(ctx)
+	defer cancel()
 	req := &pb.DeleteRequest{RequestId: NewRequestID()}
 	for _, r := range refs {
 		req.Refs = append(req.Refs, &pb.ObjectRef{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, ResourceVersion: r.ResourceVersion})

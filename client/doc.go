@@ -5,7 +5,9 @@
 // It may import only the api and proto packages of ours. Any server will
 // do: followers forward writes to the leader. Writes carry a request ID and
 // are retried on another server when the answer was lost, and the cluster
-// applies them once. Reads are linearizable unless Stale() is given.
+// applies them once (for WriteRetryWindow after the first try; a write still
+// unanswered then fails as unavailable, outcome unknown). Reads are
+// linearizable unless Stale() is given.
 //
 //	c, err := client.New([]string{"127.0.0.1:7400"})
 //	defer c.Close()

@@ -12,12 +12,17 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 )
 
+// RequestTTL is how long request IDs are remembered by default. Under a
+// sustained 6,000 writes/s that is about 360,000 small records.
+const RequestTTL = time.Minute
+
 // Options tune an FSM. The zero value is usable.
 type Options struct {
 	// WatchHistory is how many events are kept for watchers (default 10,000).
 	WatchHistory int
 	// RequestTTL is how long, in the leader's time stamped into commands, a
-	// request ID is remembered for deduplication (default 10 minutes).
+	// request ID is remembered for deduplication (default RequestTTL). The
+	// client stops retrying a write well before (client.WriteRetryWindow).
 	RequestTTL time.Duration
 }
 
@@ -43,7 +48,7 @@ func New(opts Options) *FSM {
 		opts.WatchHistory = 10000
 	}
 	if opts.RequestTTL <= 0 {
-		opts.RequestTTL = 2 * time.Minute
+		opts.RequestTTL = RequestTTL
 	}
 	return &FSM{opts: opts, hub: newHub(opts.WatchHistory), db: newDB(), applied: make(chan struct{}), requests: newRequestLog()}
 }

@@ -191,7 +191,7 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 		t.Fatalf("failed retry: %v / %v", e1, e2)
 	}
 	// Request IDs are forgotten after the TTL, by the commands' time.
-	f.ApplyCommand(6, &Command{Type: CmdWrite, Time: "2026-01-02T15:05:05Z", Ops: []Op{opCM(VerbCreate, "other", nil)}})
+	f.ApplyCommand(6, &Command{Type: CmdWrite, Time: "2026-01-02T15:04:35Z", Ops: []Op{opCM(VerbCreate, "other", nil)}})
 	if f.requests.get("r1") == nil {
 		t.Fatal("request r1 forgotten within its TTL")
 	}
