@@ -115,6 +115,20 @@ func (c *Cluster) AddServer(tb testing.TB, args ...string) *Node {
 	return n
 }
 
+// DropFlag removes a flag and its value from the node's command line, for
+// its next start (a server restarted without --join, say).
+func (n *Node) DropFlag(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i := 0; i < len(n.args); i++ {
+		if n.args[i] == name {
+			end := min(i+2, len(n.args))
+			n.args = append(n.args[:i:i], n.args[end:]...)
+			return
+		}
+	}
+}
+
 // WipeData removes a stopped node's data dir: it comes back as a new,
 // empty server with the same name and addresses.
 func (n *Node) WipeData(tb testing.TB) {

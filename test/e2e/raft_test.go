@@ -55,6 +55,9 @@ func TestLeaderCrashAndFullRestart(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		mustApply(t, ctx, cl, configMap(fmt.Sprintf("b%d", i), nil))
 	}
+	// It comes back from its data dir alone: no --join, no --bootstrap-expect.
+	old.DropFlag("--join")
+	old.DropFlag("--bootstrap-expect")
 	old.Start(t)
 	eventually(t, 30*time.Second, func() error { return wantCount(ctx, old.Client(t), 40, client.Stale()) })
 
