@@ -83,18 +83,18 @@ func cmBytes(t testing.TB, name, v string) []byte {
 	return b
 }
 
-// Three servers that know only the first one's address find each other,
-// bootstrap once, forward writes to the leader and serve linearizable
-// reads everywhere; a fourth joins the running cluster and can be removed.
-func TestBootstrapForwardJoin(t *testing.T) {
-	servers := []*testServer{newServer(t, "a", 3), newServer(t, "b", 3), newServer(t, "c", 3)}
+// startThree starts three servers that know only the first one's address,
+// and waits until every one knows where the leader's API is and the leader
+// has made the default namespace.
+func startThree(tb testing.TB) []*testServer {
+	servers := []*testServer{newServer(tb, "a", 3), newServer(tb, "b", 3), newServer(tb, "c", 3)}
 	for _, s := range servers[1:] {
 		s.cfg.Join = []string{servers[0].addr()}
 	}
 	for _, s := range servers {
-		s.start(t)
+		s.start(tb)
 	}
-	waitFor(t, "a leader with a registered API address", func() bool {
+	waitFor(tb, "a leader with a registered API address", func() bool {
 		for _, s := range servers {
 			if _, err := s.a.leaderAPI(); err != nil {
 				return false
@@ -103,6 +103,14 @@ func TestBootstrapForwardJoin(t *testing.T) {
 		_, err := servers[0].a.fsm.Get("Namespace", "", "default")
 		return err == nil
 	})
+	return servers
+}
+
+// Three servers that know only the first one's address find each other,
+// bootstrap once, forward writes to the leader and serve linearizable
+// reads everywhere; a fourth joins the running cluster and can be removed.
+func TestBootstrapForwardJoin(t *testing.T) {
+	servers := startThree(t)
 	var follower, other *testServer
 	for _, s := range servers {
 		if !s.a.node.IsLeader() {

@@ -11,25 +11,10 @@ import (
 )
 
 // BenchmarkApply3 measures writes of 256-byte ConfigMaps through three
-// in-process servers, 64 writers spread over them (profile with
+// in-process servers, 64 writers sending to the leader (profile with
 // -cpuprofile: the whole write path of a cluster is in this process).
 func BenchmarkApply3(b *testing.B) {
-	servers := []*testServer{newServer(b, "a", 3), newServer(b, "b", 3), newServer(b, "c", 3)}
-	for _, s := range servers[1:] {
-		s.cfg.Join = []string{servers[0].addr()}
-	}
-	for _, s := range servers {
-		s.start(b)
-	}
-	waitFor(b, "a leader", func() bool {
-		for _, s := range servers {
-			if _, err := s.a.leaderAPI(); err != nil {
-				return false
-			}
-		}
-		_, err := servers[0].a.fsm.Get("Namespace", "", "default")
-		return err == nil
-	})
+	servers := startThree(b)
 	var clients []pb.ResourcesClient
 	for _, s := range servers {
 		if s.a.node.IsLeader() {
