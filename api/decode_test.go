@@ -141,7 +141,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"yaml line counts from file top", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: name: x\n", "document 2: invalid YAML: yaml: line 6: mapping values are not allowed in this context"},
 		{"list item unknown field", "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: web, lables: {}}}\n", `configmap "web": unknown field "items[2].metadata.lables"`},
 		{"list item invalid", "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {}}\n", `configmap (no name): items[0].metadata.name: required`},
-		{"list item unsupported", "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod}\n", `items[0]: kind "Pod" is not supported`},
+		{"list item unsupported", "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ReplicationController}\n", `items[0]: kind "ReplicationController" is not supported`},
 		{"list unknown field", "apiVersion: v1\nkind: List\nitemz: []\n", `list: unknown field "itemz"`},
 		{"list apiVersion", "apiVersion: v2\nkind: List\nitems: []\n", `list: apiVersion "v2" is not valid for kind List (want "v1")`},
 	}
@@ -216,7 +216,7 @@ func TestEncodeDecodeStoredRoundTrip(t *testing.T) {
 
 func TestDecodeStoredErrors(t *testing.T) {
 	tests := []struct{ kind, in, want string }{
-		{"Pod", `{}`, `kind "Pod" is not supported`},
+		{"ReplicationController", `{}`, `kind "ReplicationController" is not supported`},
 		{"ConfigMap", `{"kind":"ConfigMap","metadata":{"name":"a","x":1}}`, `configmap "a": unknown field "metadata.x"`},
 		{"ConfigMap", `{"kind":"Secret","metadata":{"name":"a"}}`, `configmap "a": stored object has kind "Secret"`},
 		{"ConfigMap", `[]`, `stored configmap must be a JSON object, got array`},

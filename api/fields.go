@@ -44,6 +44,14 @@ func checkFields(v any, t reflect.Type, path string) *fieldProblem {
 	mismatch := func(want string) *fieldProblem {
 		return &fieldProblem{path: path, msg: "expected " + want + ", got " + jsonType(v)}
 	}
+	if t == quantityType {
+		if _, ok := v.(json.Number); !ok {
+			if _, ok := v.(string); !ok {
+				return mismatch("quantity (string or number)")
+			}
+		}
+		return nil
+	}
 	switch t.Kind() {
 	case reflect.Interface:
 		return nil
@@ -142,6 +150,8 @@ func jsonType(v any) string {
 	}
 	return "unknown"
 }
+
+var quantityType = reflect.TypeFor[Quantity]()
 
 var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
 

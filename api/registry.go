@@ -28,6 +28,16 @@ var kinds = []KindInfo{
 		New: func() Object { return &Namespace{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Namespace"}} },
 	},
 	{
+		Kind: "Node", APIVersion: "v1", Namespaced: false,
+		Plural: "nodes", Aliases: []string{"node", "no"},
+		New: func() Object { return &Node{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Node"}} },
+	},
+	{
+		Kind: "Pod", APIVersion: "v1", Namespaced: true,
+		Plural: "pods", Aliases: []string{"pod", "po"},
+		New: func() Object { return &Pod{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Pod"}} },
+	},
+	{
 		Kind: "Secret", APIVersion: "v1", Namespaced: true,
 		Plural: "secrets", Aliases: []string{"secret"},
 		New: func() Object { return &Secret{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Secret"}} },

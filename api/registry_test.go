@@ -20,7 +20,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("%s: New() = %#v", k.Kind, obj)
 		}
 	}
-	if got := strings.Join(names, ","); got != "ConfigMap,Namespace,Secret" {
+	if got := strings.Join(names, ","); got != "ConfigMap,Namespace,Node,Pod,Secret" {
 		t.Errorf("Kinds() = %s", got)
 	}
 	ks[0].Aliases[0] = "mutated"
@@ -37,7 +37,7 @@ func TestResolveResource(t *testing.T) {
 		"configmaps": "ConfigMap", "configmap": "ConfigMap", "cm": "ConfigMap", "ConfigMap": "ConfigMap", "CM": "ConfigMap",
 		"namespaces": "Namespace", "namespace": "Namespace", "ns": "Namespace", "NS": "Namespace",
 		"secrets": "Secret", "secret": "Secret", "Secret": "Secret",
-		"pods": "", "": "", "c": "",
+		"pods": "Pod", "po": "Pod", "nodes": "Node", "rc": "", "": "", "c": "",
 	}
 	for in, want := range tests {
 		k, ok := ResolveResource(in)

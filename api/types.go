@@ -18,8 +18,8 @@ type ObjectMeta struct {
 	Annotations       map[string]string `json:"annotations,omitempty"`
 }
 
-// Object is implemented by the pointer types *Namespace, *ConfigMap and
-// *Secret.
+// Object is implemented by the pointer types of the kinds: *Namespace,
+// *ConfigMap, *Secret, *Pod, *Node.
 type Object interface {
 	GetTypeMeta() *TypeMeta
 	GetObjectMeta() *ObjectMeta
@@ -83,7 +83,21 @@ var (
 	_ Object = (*Namespace)(nil)
 	_ Object = (*ConfigMap)(nil)
 	_ Object = (*Secret)(nil)
+	_ Object = (*Pod)(nil)
+	_ Object = (*Node)(nil)
 )
+
+// GetTypeMeta returns the object's TypeMeta.
+func (o *Pod) GetTypeMeta() *TypeMeta { return &o.TypeMeta }
+
+// GetObjectMeta returns the object's metadata.
+func (o *Pod) GetObjectMeta() *ObjectMeta { return &o.Metadata }
+
+// GetTypeMeta returns the object's TypeMeta.
+func (o *Node) GetTypeMeta() *TypeMeta { return &o.TypeMeta }
+
+// GetObjectMeta returns the object's metadata.
+func (o *Node) GetObjectMeta() *ObjectMeta { return &o.Metadata }
 
 // GetTypeMeta returns the object's TypeMeta.
 func (o *Namespace) GetTypeMeta() *TypeMeta { return &o.TypeMeta }
@@ -113,6 +127,10 @@ func kindOf(obj Object) string {
 		return "ConfigMap"
 	case *Secret:
 		return "Secret"
+	case *Pod:
+		return "Pod"
+	case *Node:
+		return "Node"
 	}
 	return ""
 }

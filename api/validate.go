@@ -45,6 +45,12 @@ func Default(obj Object) {
 		}
 		s.StringData = nil
 	}
+	switch o := obj.(type) {
+	case *Pod:
+		defaultPod(o)
+	case *Node:
+		defaultNode(o)
+	}
 }
 
 // Validate checks an object after Default: its kind and apiVersion, its
@@ -95,6 +101,10 @@ func validate(obj Object, prefix string) error {
 		}
 	case *Secret:
 		validateSecret(l, o)
+	case *Pod:
+		validatePod(l, o)
+	case *Node:
+		validateNode(l, o)
 	}
 	if len(l.errs) > 0 {
 		return invalidf("%s: %s", desc, strings.Join(l.errs, "; "))
@@ -113,7 +123,7 @@ func validateMeta(l *errList, info KindInfo, md *ObjectMeta) {
 	switch {
 	case md.Name == "":
 		l.add("metadata.name", "required")
-	case info.Namespaced:
+	case info.Namespaced || info.Kind == "Node":
 		if msg := checkSubdomain(md.Name); msg != "" {
 			l.add("metadata.name", "%s %s", quote(md.Name), msg)
 		}

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"encoding/json"
+	"math/big"
+	"strings"
+)
+
+// Quantity is an amount of a resource, written as Kubernetes writes it:
+// "500m" (milli), "2", "1.5", "1Gi", "512M", "1e3". In YAML and JSON it is
+// a string or a number; it is stored as the string.
+type Quantity string
+
+// MustQuantity returns q, panicking when it does not parse. For tests and
+// constants.
+func MustQuantity(s string) Quantity {
+	if _, err := ParseQuantity(s); err != nil {
+		panic(err)
+	}
+	return Quantity(s)
+}
+
+// UnmarshalJSON accepts a string or a number.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*q = Quantity(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return invalidf("quantity must be a string or a number, got %s", string(b))
+	}
+	*q = Quantity(n.String())
+	return nil
+}
+
+// Milli returns q in thousandths, rounded up (for CPU: millicores).
+func (q Quantity) Milli() int64 {
+	r, _ := ParseQuantity(string(q))
+	return ceilInt64(new(big.Rat).Mul(r, big.NewRat(1000, 1)))
+}
+
+// Value returns q rounded up to a whole number (for memory: bytes).
+func (q Quantity) Value() int64 {
+	r, _ := ParseQuantity(string(q))
+	return ceilInt64(r)
+}
+
+var quantitySuffixes = []struct {
+	suffix string
+	num    int64
+	den    int64
+}{
+	// Two-letter suffixes first, so that "Mi" is not read as "M".
+	{"Ki", 1 << 10, 1}, {"Mi", 1 << 20, 1}, {"Gi", 1 << 30, 1}, {"Ti", 1 << 40, 1}, {"Pi", 1 << 50, 1}, {"Ei", 1 << 60, 1},
+	{"n", 1, 1_000_000_000}, {"u", 1, 1_000_000}, {"m", 1, 1000},
+	{"k", 1e3, 1}, {"M", 1e6, 1}, {"G", 1e9, 1}, {"T", 1e12, 1}, {"P", 1e15, 1}, {"E", 1e18, 1},
+}
+
+// maxQuantity bounds a quantity so that its thousandths fit an int64.
+var maxQuantity = big.NewRat(9_000_000_000_000_000, 1000)
+
+// ParseQuantity parses a quantity. It must be a non-negative decimal
+// number, optionally with an exponent (1e3) or one suffix (m, k, M, G, T,
+// P, E, Ki, Mi, Gi, Ti, Pi, Ei), and at most 9e15.
+func ParseQuantity(s string) (*big.Rat, error) {
+	num := s
+	mul := big.NewRat(1, 1)
+	for _, sf := range quantitySuffixes {
+		if n, ok := strings.CutSuffix(s, sf.suffix); ok && n != "" && isDigit(n[len(n)-1]) {
+			num, mul = n, big.NewRat(sf.num, sf.den)
+			break
+		}
+	}
+	if num == "" || !isDigit(num[0]) && num[0] != '+' && num[0] != '.' {
+		return nil, invalidf("quantity %s: must be a non-negative number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...)", quote(s))
+	}
+	// big.Rat reads "1.5", "1e3", "+2"; refuse what it also reads but
+	// Kubernetes does not ("1/2", hexadecimal).
+	if strings.ContainsAny(num, "/xXpP_") {
+		return nil, invalidf("quantity %s: must be a non-negative number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...)", quote(s))
+	}
+	r, ok := new(big.Rat).SetString(num)
+	if !ok || r.Sign() < 0 {
+		return nil, invalidf("quantity %s: must be a non-negative number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...)", quote(s))
+	}
+	r.Mul(r, mul)
+	if r.Cmp(maxQuantity) > 0 {
+		return nil, invalidf("quantity %s: too large", quote(s))
+	}
+	return r, nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func ceilInt64(r *big.Rat) int64 {
+	q, m := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if m.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return q.Int64()
+}
+
+// ResourceList maps a resource name to an amount.
+type ResourceList map[string]Quantity
+
+// Resource names.
+const (
+	ResourceCPU              = "cpu"
+	ResourceMemory           = "memory"
+	ResourceEphemeralStorage = "ephemeral-storage"
+	ResourceGPU              = "nvidia.com/gpu"
+	ResourcePods             = "pods"
+)
