@@ -38,16 +38,65 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Milli returns q in thousandths, rounded up (for CPU: millicores).
+// Milli returns q in thousandths, rounded up (for CPU: millicores); 0 when
+// q does not parse.
 func (q Quantity) Milli() int64 {
-	r, _ := ParseQuantity(string(q))
-	return ceilInt64(new(big.Rat).Mul(r, big.NewRat(1000, 1)))
+	if v, ok := q.scaled(1000); ok {
+		return v
+	}
+	r, err := ParseQuantity(string(q))
+	if err != nil {
+		return 0
+	}
+	return ceilInt64(r.Mul(r, big.NewRat(1000, 1)))
 }
 
-// Value returns q rounded up to a whole number (for memory: bytes).
+// Value returns q rounded up to a whole number (for memory: bytes); 0 when
+// q does not parse.
 func (q Quantity) Value() int64 {
-	r, _ := ParseQuantity(string(q))
+	if v, ok := q.scaled(1); ok {
+		return v
+	}
+	r, err := ParseQuantity(string(q))
+	if err != nil {
+		return 0
+	}
 	return ceilInt64(r)
+}
+
+// scaled is the fast path of Milli (unit 1000) and Value (unit 1): digits
+// and at most one common suffix, exactly representable.
+func (q Quantity) scaled(unit int64) (int64, bool) {
+	s := string(q)
+	var mul, div int64 = unit, 1
+	switch {
+	case strings.HasSuffix(s, "Ki"), strings.HasSuffix(s, "Mi"), strings.HasSuffix(s, "Gi"), strings.HasSuffix(s, "Ti"):
+		mul *= int64(1) << (10 * (1 + strings.IndexByte("KMGT", s[len(s)-2])))
+		s = s[:len(s)-2]
+	case strings.HasSuffix(s, "m"):
+		div = 1000
+		s = s[:len(s)-1]
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "M"), strings.HasSuffix(s, "G"), strings.HasSuffix(s, "T"):
+		for range 1 + strings.IndexByte("kMGT", s[len(s)-1]) {
+			mul *= 1000
+		}
+		s = s[:len(s)-1]
+	}
+	if s == "" || len(s) > 12 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	v := n * mul
+	if v/mul != n {
+		return 0, false
+	}
+	return (v + div - 1) / div, true
 }
 
 var quantitySuffixes = []struct {

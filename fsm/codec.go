@@ -19,6 +19,7 @@ import (
 //	  string verb, kind, namespace, name, uid
 //	  uvarint resourceVersion
 //	  bytes meta (JSON, empty when nil), bytes body
+//	bytes plan (JSON of Command.Plan; only when there is one)
 //
 // A string or bytes is a uvarint length and the bytes.
 const (
@@ -62,6 +63,13 @@ func encodeCommand(c *Command) ([]byte, error) {
 		}
 		b = appendString(b, string(meta))
 		b = appendString(b, string(op.Body))
+	}
+	if c.Plan != nil {
+		plan, err := json.Marshal(c.Plan)
+		if err != nil {
+			return nil, err
+		}
+		b = appendString(b, string(plan))
 	}
 	return b, nil
 }
@@ -140,6 +148,12 @@ func decodeCommand(b []byte) (*Command, error) {
 		}
 		if body := d.bytes(); len(body) > 0 {
 			op.Body = body
+		}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		c.Plan = &Plan{}
+		if err := json.Unmarshal(d.bytes(), c.Plan); d.err == nil && err != nil {
+			return nil, err
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {

@@ -37,6 +37,9 @@ const (
 	CmdWrite          CommandType = "write"
 	CmdRegisterServer CommandType = "register-server"
 	CmdRemoveServer   CommandType = "remove-server"
+	// CmdPlan commits a scheduler's plan (Command.Plan): each placement is
+	// re-checked and applied or rejected on its own.
+	CmdPlan CommandType = "plan"
 )
 
 // Command is the payload of one Raft log entry. The leader fills Time (its
@@ -49,6 +52,7 @@ type Command struct {
 	Time      string        `json:"time,omitempty"`
 	Ops       []Op          `json:"ops,omitempty"`
 	Server    *ServerRecord `json:"server,omitempty"`
+	Plan      *Plan         `json:"plan,omitempty"`
 }
 
 // Op is one object write. All Ops of a Command apply, or none does.
@@ -109,7 +113,9 @@ type OpResult struct {
 type Result struct {
 	Index   uint64     `json:"index"`
 	Results []OpResult `json:"results,omitempty"`
-	Err     error      `json:"-"`
+	// Rejected lists the placements of a plan that Apply refused.
+	Rejected []Rejection `json:"rejected,omitempty"`
+	Err      error       `json:"-"`
 }
 
 // ServerRecord names a Raft server and where its API listens, so followers

@@ -130,7 +130,7 @@ func (f *FSM) ApplyCommand(index uint64, cmd *Command) *Result {
 	txn := db.Txn(true)
 	var events []Event
 	res := &Result{Index: index}
-	res.Results, res.Err = f.applyTxn(txn, index, cmd, &events)
+	res.Results, res.Rejected, res.Err = f.applyTxn(txn, index, cmd, &events)
 	if res.Err != nil {
 		txn.Abort()
 		txn, events = nil, nil
@@ -169,34 +169,34 @@ func (f *FSM) replay(txn *memdb.Txn, rr *requestRecord) *Result {
 	return res
 }
 
-func (f *FSM) applyTxn(txn *memdb.Txn, index uint64, cmd *Command, events *[]Event) ([]OpResult, error) {
+func (f *FSM) applyTxn(txn *memdb.Txn, index uint64, cmd *Command, events *[]Event) ([]OpResult, []Rejection, error) {
 	switch cmd.Type {
 	case CmdWrite, "":
 		out := make([]OpResult, 0, len(cmd.Ops))
 		for i := range cmd.Ops {
 			r, err := applyOp(txn, index, cmd.Time, &cmd.Ops[i], events)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, r)
 		}
-		return out, nil
+		return out, nil, nil
+	case CmdPlan:
+		return f.applyPlan(txn, index, cmd, events)
 	case CmdRegisterServer:
 		if cmd.Server == nil || cmd.Server.ID == "" {
-			return nil, fmt.Errorf("%w: register-server without a server", ErrInvalid)
+			return nil, nil, fmt.Errorf("%w: register-server without a server", ErrInvalid)
 		}
 		s := *cmd.Server
-		return nil, txn.Insert(tableServers, &s)
+		return nil, nil, txn.Insert(tableServers, &s)
 	case CmdRemoveServer:
 		if cmd.Server == nil {
-			return nil, fmt.Errorf("%w: remove-server without a server", ErrInvalid)
+			return nil, nil, fmt.Errorf("%w: remove-server without a server", ErrInvalid)
 		}
-		if _, err := txn.DeleteAll(tableServers, "id", cmd.Server.ID); err != nil {
-			return nil, err
-		}
-		return nil, nil
+		_, err := txn.DeleteAll(tableServers, "id", cmd.Server.ID)
+		return nil, nil, err
 	default:
-		return nil, fmt.Errorf("%w: unknown command type %q", ErrInvalid, cmd.Type)
+		return nil, nil, fmt.Errorf("%w: unknown command type %q", ErrInvalid, cmd.Type)
 	}
 }
 
@@ -260,7 +260,7 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 	if cur == nil {
 		m.UID, m.CreationTimestamp, m.Generation = op.UID, now, 1
 		m.ResourceVersion = fmt.Sprint(index)
-		return putRecord(txn, op.Kind, &m, op.Body, index, EventAdded, ActionCreated, events)
+		return putRecord(txn, nil, op.Kind, &m, op.Body, index, EventAdded, ActionCreated, events)
 	}
 	om := &cur.Meta
 	m.UID, m.CreationTimestamp, m.Generation = om.UID, om.CreationTimestamp, om.Generation
@@ -276,7 +276,7 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 		m.Generation++
 	}
 	m.ResourceVersion = fmt.Sprint(index)
-	return putRecord(txn, op.Kind, &m, op.Body, index, EventModified, ActionConfigured, events)
+	return putRecord(txn, cur, op.Kind, &m, op.Body, index, EventModified, ActionConfigured, events)
 }
 
 // opName names an op's object for messages: configmap "web". It is a
@@ -285,7 +285,7 @@ type opName struct{ op *Op }
 
 func (o opName) String() string { return fmt.Sprintf("%s %q", lower(o.op.Kind), o.op.Name) }
 
-func putRecord(txn *memdb.Txn, kind string, m *api.ObjectMeta, body []byte, index uint64, et EventType, action Action, events *[]Event) (OpResult, error) {
+func putRecord(txn *memdb.Txn, cur *Record, kind string, m *api.ObjectMeta, body []byte, index uint64, et EventType, action Action, events *[]Event) (OpResult, error) {
 	enc, at, err := joinObject(m, body)
 	if err != nil {
 		return OpResult{}, err
@@ -296,6 +296,14 @@ func putRecord(txn *memdb.Txn, kind string, m *api.ObjectMeta, body []byte, inde
 	r := &Record{
 		Key: recordKey(m.Namespace, m.Name), Kind: kind, Namespace: m.Namespace, Name: m.Name,
 		Revision: index, Meta: *m, BodyAt: at, Object: enc,
+	}
+	if err := r.decode(); err != nil {
+		return OpResult{}, err
+	}
+	if kind == "Pod" {
+		if err := checkPodWrite(txn, cur, r); err != nil {
+			return OpResult{}, err
+		}
 	}
 	if err := txn.Insert(kind, r); err != nil {
 		return OpResult{}, err
@@ -327,6 +335,11 @@ func deleteRecord(txn *memdb.Txn, index uint64, cur *Record, events *[]Event) (O
 					return OpResult{}, err
 				}
 			}
+		}
+	}
+	if cur.Kind == "Pod" {
+		if err := forgetPod(txn, cur); err != nil {
+			return OpResult{}, err
 		}
 	}
 	if err := txn.Delete(cur.Kind, cur); err != nil {

@@ -124,6 +124,9 @@ func (f *FSM) Restore(r io.Reader) error {
 			return fmt.Errorf("fsm: restore: table %s: %w", line.Table, err)
 		}
 	}
+	if err := rebuildDerived(txn); err != nil {
+		return fmt.Errorf("fsm: restore: %w", err)
+	}
 	f.mu.Lock()
 	txn.Commit()
 	f.db, f.index = db, h.Index
@@ -150,6 +153,11 @@ func decodeRow(line snapshotLine) (any, error) {
 	}
 	if err := json.Unmarshal(line.Row, row); err != nil {
 		return nil, err
+	}
+	if r, ok := row.(*Record); ok {
+		if err := r.decode(); err != nil {
+			return nil, err
+		}
 	}
 	return row, nil
 }

@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/berth-dev/berth/api"
@@ -21,6 +22,10 @@ type Record struct {
 	// Object is the stored JSON; its body's keys start at BodyAt.
 	Object json.RawMessage `json:"object"`
 	BodyAt int             `json:"bodyAt"`
+
+	// Derived when stored or restored (pods.go), never in snapshots.
+	obj     api.Object // a Pod or a Node, decoded
+	Pending bool       `json:"-"` // a pod not yet bound and not finished
 }
 
 const (
@@ -41,6 +46,13 @@ func schema() *memdb.DBSchema {
 			},
 		}
 	}
+	s.Tables["Pod"].Indexes["pending"] = &memdb.IndexSchema{Name: "pending", Indexer: &memdb.BoolFieldIndex{Field: "Pending"}}
+	s.Tables[tableUsage] = &memdb.TableSchema{
+		Name: tableUsage,
+		Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Node"}},
+		},
+	}
 	s.Tables[tableServers] = &memdb.TableSchema{
 		Name: tableServers,
 		Indexes: map[string]*memdb.IndexSchema{
@@ -50,11 +62,13 @@ func schema() *memdb.DBSchema {
 	return s
 }
 
-// tableNames lists every table in a fixed order (for snapshots).
+// tableNames lists the tables snapshots hold, in a fixed order.
 func tableNames() []string {
 	var names []string
 	for name := range schema().Tables {
-		names = append(names, name)
+		if !slices.Contains(derivedTables, name) {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	return names
