@@ -253,6 +253,11 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 	if op.Meta == nil {
 		return OpResult{}, fmt.Errorf("%s: %w: no metadata", what, ErrInvalid)
 	}
+	if op.Kind == "Pod" && op.Verb == VerbApply && cur != nil {
+		if op, err = keepPodBinding(op, cur); err != nil {
+			return OpResult{}, fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	m := *op.Meta
 	if m.Name != op.Name || m.Namespace != op.Namespace {
 		return OpResult{}, fmt.Errorf("%s: %w: object names %s/%s", what, ErrInvalid, m.Namespace, m.Name)

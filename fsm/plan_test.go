@@ -190,3 +190,26 @@ func TestRestoreRebuildsUsage(t *testing.T) {
 		t.Fatal("a restored FSM gave a held GPU again")
 	}
 }
+
+func TestReapplyKeepsBinding(t *testing.T) {
+	f := podsFSM(t)
+	plan(f, 6, Plan{Binds: []Bind{{Namespace: "default", Name: "a", UID: "uid-a", Node: "n1", GPUs: []string{"1"}}}})
+	before, _ := f.Get("Pod", "default", "a")
+	// The user applies the manifest again, as written: no node, no status.
+	res := write(f, 7, objOp(t, VerbApply, testPod("a", "1", "1Gi", 1)))
+	if res.Err != nil || res.Results[0].Action != ActionUnchanged {
+		t.Fatalf("re-apply: %+v %v", res, res.Err)
+	}
+	if after, _ := f.Get("Pod", "default", "a"); after.Revision != before.Revision || after.Pod().Spec.NodeName != "n1" {
+		t.Fatalf("re-apply changed the pod: %s", after.Object)
+	}
+	// A changed manifest keeps the binding too.
+	p := testPod("a", "1", "1Gi", 1)
+	p.Metadata.Labels = map[string]string{"v": "2"}
+	if res := write(f, 8, objOp(t, VerbApply, p)); res.Err != nil || res.Results[0].Action != ActionConfigured {
+		t.Fatalf("apply with a label: %+v %v", res, res.Err)
+	}
+	if after, _ := f.Get("Pod", "default", "a"); after.Pod().Spec.NodeName != "n1" || after.Pod().Condition(api.PodScheduled) == nil {
+		t.Fatalf("apply lost the binding: %s", after.Object)
+	}
+}

@@ -209,3 +209,30 @@ func cmpString(a, b string) int {
 	}
 	return 0
 }
+
+// keepPodBinding makes re-applying a pod's manifest keep what the cluster
+// set on it: its node and GPUs, and its status, unless the manifest sets
+// them itself (as kubectl apply's merge keeps them).
+func keepPodBinding(op *Op, cur *Record) (*Op, error) {
+	old := cur.Pod()
+	if old.Spec.NodeName == "" && len(old.Status.Conditions) == 0 && old.Status.Phase == api.PodPending {
+		return op, nil
+	}
+	var p api.Pod
+	if err := json.Unmarshal(op.Body, &p); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	p.Metadata = *op.Meta
+	if p.Spec.NodeName == "" {
+		p.Spec.NodeName, p.Spec.AssignedGPUs = old.Spec.NodeName, old.Spec.AssignedGPUs
+	}
+	if len(p.Status.Conditions) == 0 && (p.Status.Phase == "" || p.Status.Phase == api.PodPending) && p.Status.PodIP == "" {
+		p.Status = old.Status
+	}
+	next, err := ObjectOp(op.Verb, &p)
+	if err != nil {
+		return nil, err
+	}
+	next.UID, next.ResourceVersion = op.UID, op.ResourceVersion
+	return &next, nil
+}
