@@ -72,11 +72,19 @@ func describeObject(w io.Writer, obj api.Object, now time.Time) error {
 		field("Status", namespacePhase(o))
 	case *api.Secret:
 		field("Type", o.Type)
+	case *api.Pod:
+		podFields(tw, o)
+	case *api.Node:
+		nodeFields(tw, o)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	switch o := obj.(type) {
+	case *api.Pod:
+		return podConditions(w, o)
+	case *api.Node:
+		return nodeConditions(w, o)
 	case *api.ConfigMap:
 		describeConfigMap(w, o)
 	case *api.Secret:

@@ -68,6 +68,10 @@ func kindOf(obj api.Object) string {
 		return "ConfigMap"
 	case *api.Secret:
 		return "Secret"
+	case *api.Pod:
+		return "Pod"
+	case *api.Node:
+		return "Node"
 	}
 	return "object"
 }
@@ -150,6 +154,10 @@ func printTable(w io.Writer, info api.KindInfo, objs []api.Object, withNamespace
 		header = append(header, "NAME", "DATA", "AGE")
 	case "Secret":
 		header = append(header, "NAME", "TYPE", "DATA", "AGE")
+	case "Pod":
+		header = append(header, "NAME", "STATUS", "NODE", "AGE")
+	case "Node":
+		header = append(header, "NAME", "STATUS", "CPU", "MEMORY", "GPUS", "AGE")
 	default:
 		header = append(header, "NAME", "AGE")
 	}
@@ -168,6 +176,11 @@ func printTable(w io.Writer, info api.KindInfo, objs []api.Object, withNamespace
 			row = append(row, fmt.Sprint(len(o.Data)+len(o.BinaryData)))
 		case *api.Secret:
 			row = append(row, o.Type, fmt.Sprint(len(o.Data)))
+		case *api.Pod:
+			row = append(row, podStatus(o), orNone(o.Spec.NodeName))
+		case *api.Node:
+			a := o.Allocatable()
+			row = append(row, nodeStatus(o), milliString(a.MilliCPU), byteString(a.Memory), fmt.Sprint(a.GPU))
 		}
 		row = append(row, humanAge(md.CreationTimestamp, now))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
@@ -241,4 +254,56 @@ func printObjects(w io.Writer, format string, objs []api.Object, single bool) er
 	buf.WriteByte('\n')
 	_, err = buf.WriteTo(w)
 	return err
+}
+
+// podStatus is the STATUS column of a pod: its phase, or why it waits.
+func podStatus(p *api.Pod) string {
+	if c := p.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Reason != "" {
+		return p.Status.Phase + " (" + c.Reason + ")"
+	}
+	if p.Status.Phase == "" {
+		return api.PodPending
+	}
+	return p.Status.Phase
+}
+
+// nodeStatus is the STATUS column of a node, as kubectl shows it:
+// Ready or NotReady, and SchedulingDisabled when cordoned.
+func nodeStatus(n *api.Node) string {
+	s := "NotReady"
+	if n.Ready() {
+		s = "Ready"
+	}
+	if n.Spec.Unschedulable {
+		s += ",SchedulingDisabled"
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+// milliString writes millicores as Kubernetes would: "2" or "1500m".
+func milliString(m int64) string {
+	if m%1000 == 0 {
+		return fmt.Sprint(m / 1000)
+	}
+	return fmt.Sprintf("%dm", m)
+}
+
+// byteString writes bytes in the largest binary unit that divides them.
+func byteString(b int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if b >= u.size && b%u.size == 0 {
+			return fmt.Sprintf("%d%s", b/u.size, u.suffix)
+		}
+	}
+	return fmt.Sprint(b)
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/api"
+)
+
+func TestDescribePendingPod(t *testing.T) {
+	p := &api.Pod{Metadata: api.ObjectMeta{Name: "big", Namespace: "default"}}
+	p.Spec.Containers = []api.Container{{Name: "main", Image: "busybox", Resources: api.ResourceRequirements{
+		Limits: api.ResourceList{"cpu": "64"}}}}
+	p.Spec.NodeSelector = map[string]string{"disk": "ssd"}
+	api.Default(p)
+	msg := "0/3 nodes are available: 3 Insufficient cpu."
+	p.Status.Conditions = []api.PodCondition{{Type: api.PodScheduled, Status: api.ConditionFalse, Reason: api.ReasonUnschedulable, Message: msg}}
+	var out bytes.Buffer
+	if err := describeObject(&out, p, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Node:             <none>\n",
+		"Status:           Pending (Unschedulable)\n",
+		"    Requests:     cpu=64\n",
+		"Node-Selectors:   disk=ssd\n",
+		"  PodScheduled  False   Unschedulable  " + msg + "\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestPodAndNodeTables(t *testing.T) {
+	p := &api.Pod{Metadata: api.ObjectMeta{Name: "web", Namespace: "default"}, Spec: api.PodSpec{NodeName: "n1"}}
+	n := &api.Node{Metadata: api.ObjectMeta{Name: "n1"}, Spec: api.NodeSpec{Unschedulable: true}}
+	n.Status.Capacity = api.ResourceList{"cpu": "1500m", "memory": "8Gi", "nvidia.com/gpu": "2"}
+	n.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}}
+	api.Default(p)
+	api.Default(n)
+	now := time.Now()
+	var out bytes.Buffer
+	pods, _ := api.LookupKind("Pod")
+	nodes, _ := api.LookupKind("Node")
+	if err := printTable(&out, pods, []api.Object{p}, false, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := printTable(&out, nodes, []api.Object{n}, false, now); err != nil {
+		t.Fatal(err)
+	}
+	want := "" +
+		"NAME   STATUS    NODE   AGE\n" +
+		"web    Pending   n1     <unknown>\n" +
+		"NAME   STATUS                     CPU     MEMORY   GPUS   AGE\n" +
+		"n1     Ready,SchedulingDisabled   1500m   8Gi      2      <unknown>\n"
+	if out.String() != want {
+		t.Fatalf("tables:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
