@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/controller"
 	"github.com/berth-dev/berth/fsm"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"github.com/berth-dev/berth/raft"
@@ -57,6 +58,11 @@ type Agent struct {
 	lis   net.Listener
 	conns *connPool
 	disc  *discovery
+	sched *controller.Scheduler
+
+	// leading counts the leader-only loops; they end when leadership is
+	// lost or Raft shuts down.
+	leading sync.WaitGroup
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -99,7 +105,15 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		grpc.ChainUnaryInterceptor(a.nameLeader))
 	pb.RegisterResourcesServer(a.grpc, &resourceServer{a: a})
 	pb.RegisterClusterServer(a.grpc, &clusterServer{a: a})
+	a.sched = controller.NewScheduler(controller.SchedulerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now})
 	node.OnLeader(a.leaderTasks)
+	node.OnLeader(func(ctx context.Context) {
+		a.leading.Add(1)
+		go func() {
+			defer a.leading.Done()
+			a.sched.Run(ctx)
+		}()
+	})
 
 	ctx, a.cancel = context.WithCancel(context.Background())
 	a.wg.Add(2)
@@ -136,8 +150,14 @@ func (a *Agent) Close() error {
 	}
 	a.wg.Wait()
 	a.conns.close()
-	return a.node.Close()
+	err := a.node.Close()
+	a.leading.Wait()
+	return err
 }
+
+// SchedulerStats returns what this server's scheduling loop did while it
+// led.
+func (a *Agent) SchedulerStats() controller.SchedulerStats { return a.sched.Stats() }
 
 // nameLeader tells clients in a trailer where the leader's API is, so that
 // their next call goes there directly.

@@ -71,7 +71,8 @@ func (p *Pod) Requests() Resources {
 }
 
 // Allocatable returns what pods may use on the node: status.allocatable,
-// or status.capacity where allocatable does not name a resource.
+// or status.capacity where allocatable does not name a resource. GPUs are
+// given out by ID, so never more than status.gpus lists count.
 func (n *Node) Allocatable() Resources {
 	get := func(name string) (Quantity, bool) {
 		if q, ok := n.Status.Allocatable[name]; ok {
@@ -90,6 +91,7 @@ func (n *Node) Allocatable() Resources {
 	if q, ok := get(ResourceGPU); ok {
 		r.GPU = q.Value()
 	}
+	r.GPU = min(r.GPU, int64(len(n.Status.GPUs)))
 	r.Pods = DefaultMaxPods
 	if q, ok := get(ResourcePods); ok {
 		r.Pods = q.Value()

@@ -41,6 +41,9 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 // Milli returns q in thousandths, rounded up (for CPU: millicores); 0 when
 // q does not parse.
 func (q Quantity) Milli() int64 {
+	if q == "" {
+		return 0
+	}
 	if v, ok := q.scaled(1000); ok {
 		return v
 	}
@@ -54,6 +57,9 @@ func (q Quantity) Milli() int64 {
 // Value returns q rounded up to a whole number (for memory: bytes); 0 when
 // q does not parse.
 func (q Quantity) Value() int64 {
+	if q == "" {
+		return 0
+	}
 	if v, ok := q.scaled(1); ok {
 		return v
 	}

@@ -21,9 +21,10 @@ var allowed = map[string][]string{
 	"gossip":        {"api"},
 	"scheduler":     {"api"},
 	"driver":        {"api"},
+	"controller":    {"api", "fsm", "scheduler"},
 	"client":        {"api", "proto/berthpb"},
-	"agent":         {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "driver"},
-	"cmd/berth":     {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "driver", "agent", "client"},
+	"agent":         {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver"},
+	"cmd/berth":     {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "agent", "client"},
 	"jepsen":        {"api", "proto/berthpb", "client", "internal/testcluster"},
 }
 
