@@ -125,3 +125,54 @@ func waitBound(t *testing.T, ctx context.Context, cl *client.Client, name, node 
 	})
 	return pod
 }
+
+// cordon keeps new pods off a node, uncordon lets them back, and drain
+// deletes what is bound there only when told that those pods would be
+// lost.
+func TestCordonAndDrain(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Servers: 1})
+	addr := c.Nodes[0].APIAddr()
+	nodes := strings.Join(strings.Split(scheduleManifest, "---\n")[:2], "---\n")
+	if out, stderr, code := berth(t, addr, "apply", "-f", writeFile(t, t.TempDir(), "nodes.yaml", nodes)); code != 0 {
+		t.Fatalf("apply: %s %s", out, stderr)
+	}
+	ctx := ctxT(t, time.Minute)
+	cl := c.Client(t)
+	if out, stderr, code := berth(t, addr, "cordon", "gpu"); code != 0 || out != "node/gpu cordoned\n" {
+		t.Fatalf("cordon: %q %q", out, stderr)
+	}
+	if out, _, _ := berth(t, addr, "get", "nodes"); !strings.Contains(out, "gpu     Ready,SchedulingDisabled") {
+		t.Fatalf("get nodes:\n%s", out)
+	}
+	var pods []api.Object
+	for i := range 3 {
+		p := &api.Pod{Metadata: api.ObjectMeta{Name: fmt.Sprintf("p%d", i), Namespace: "default"}}
+		p.Spec.Containers = []api.Container{{Name: "c", Image: "busybox", Resources: api.ResourceRequirements{Requests: api.ResourceList{"cpu": "100m"}}}}
+		api.Default(p)
+		pods = append(pods, p)
+	}
+	mustApply(t, ctx, cl, pods...)
+	for i := range 3 {
+		waitBound(t, ctx, cl, fmt.Sprintf("p%d", i), "small")
+	}
+	if out, stderr, code := berth(t, addr, "uncordon", "gpu"); code != 0 || out != "node/gpu uncordoned\n" {
+		t.Fatalf("uncordon: %q %q", out, stderr)
+	}
+	_, stderr, code := berth(t, addr, "drain", "small")
+	if code == 0 || !strings.Contains(stderr, `cannot drain node "small": 3 pod(s) are not managed by a controller and would be lost: default/p0, default/p1, default/p2 (use --force to delete them)`) {
+		t.Fatalf("drain without --force: exit %d, %q", code, stderr)
+	}
+	if objs, _, err := cl.List(ctx, "Pod", "default"); err != nil || len(objs) != 3 {
+		t.Fatalf("drain without --force deleted pods: %d, %v", len(objs), err)
+	}
+	out, stderr, code := berth(t, addr, "drain", "small", "--force")
+	if code != 0 || !strings.HasSuffix(out, "pod/default/p2 deleted\nnode/small drained\n") {
+		t.Fatalf("drain --force: %q %q", out, stderr)
+	}
+	if objs, _, err := cl.List(ctx, "Pod", "default"); err != nil || len(objs) != 0 {
+		t.Fatalf("after drain: %d pods, %v", len(objs), err)
+	}
+	if out, _, _ := berth(t, addr, "get", "node", "small"); !strings.Contains(out, "SchedulingDisabled") {
+		t.Fatalf("drained node not cordoned:\n%s", out)
+	}
+}
