@@ -250,25 +250,32 @@ func (t *NodeSelectorTerm) Matches(node *Node) bool {
 }
 
 func (r *NodeSelectorRequirement) matches(v string, ok bool) bool {
-	switch r.Operator {
+	return requirementMatches(r.Operator, r.Values, v, ok)
+}
+
+// requirementMatches applies a selector operator to a label's value v
+// (ok: the label is there). Gt and Lt compare integers; validation allows
+// them in node selectors only.
+func requirementMatches(op string, values []string, v string, ok bool) bool {
+	switch op {
 	case "In":
-		return ok && slices.Contains(r.Values, v)
+		return ok && slices.Contains(values, v)
 	case "NotIn":
-		return !ok || !slices.Contains(r.Values, v)
+		return !ok || !slices.Contains(values, v)
 	case "Exists":
 		return ok
 	case "DoesNotExist":
 		return !ok
 	case "Gt", "Lt":
-		if !ok || len(r.Values) != 1 {
+		if !ok || len(values) != 1 {
 			return false
 		}
 		a, err1 := strconv.ParseInt(v, 10, 64)
-		b, err2 := strconv.ParseInt(r.Values[0], 10, 64)
+		b, err2 := strconv.ParseInt(values[0], 10, 64)
 		if err1 != nil || err2 != nil {
 			return false
 		}
-		if r.Operator == "Gt" {
+		if op == "Gt" {
 			return a > b
 		}
 		return a < b
@@ -289,18 +296,7 @@ func (s *LabelSelector) Matches(labels map[string]string) bool {
 	}
 	for _, r := range s.MatchExpressions {
 		v, ok := labels[r.Key]
-		var m bool
-		switch r.Operator {
-		case "In":
-			m = ok && slices.Contains(r.Values, v)
-		case "NotIn":
-			m = !ok || !slices.Contains(r.Values, v)
-		case "Exists":
-			m = ok
-		case "DoesNotExist":
-			m = !ok
-		}
-		if !m {
+		if !requirementMatches(r.Operator, r.Values, v, ok) {
 			return false
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/berth-dev/berth/api"
 	memdb "github.com/hashicorp/go-memdb"
@@ -192,23 +193,13 @@ func (v *View) PendingPods() []*Record {
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		out = append(out, raw.(*Record))
 	}
-	slices.SortFunc(out, func(a, b *Record) int { return cmpString(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b *Record) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 
 // Usage returns what the pods bound to a node hold (nil: nothing). Shared:
 // never change it.
 func (v *View) Usage(node string) *api.NodeUsage { return usageOf(v.txn, node) }
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // keepPodBinding makes re-applying a pod's manifest keep what the cluster
 // set on it: its node and GPUs, and its status, unless the manifest sets

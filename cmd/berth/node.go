@@ -12,25 +12,18 @@ import (
 )
 
 func newCordonCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "cordon NODE",
-		Short: "Mark a node unschedulable: new pods go elsewhere, running ones stay",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, c, done, err := connect(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return setUnschedulable(ctx, c, cmd.OutOrStdout(), args[0], true)
-		},
-	}
+	return newSchedulableCmd("cordon", "Mark a node unschedulable: new pods go elsewhere, running ones stay", true)
 }
 
 func newUncordonCmd() *cobra.Command {
+	return newSchedulableCmd("uncordon", "Mark a node schedulable again", false)
+}
+
+// newSchedulableCmd makes cordon (unschedulable true) or uncordon.
+func newSchedulableCmd(verb, short string, unschedulable bool) *cobra.Command {
 	return &cobra.Command{
-		Use:   "uncordon NODE",
-		Short: "Mark a node schedulable again",
+		Use:   verb + " NODE",
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done, err := connect(cmd)
@@ -38,7 +31,7 @@ func newUncordonCmd() *cobra.Command {
 				return err
 			}
 			defer done()
-			return setUnschedulable(ctx, c, cmd.OutOrStdout(), args[0], false)
+			return setUnschedulable(ctx, c, cmd.OutOrStdout(), args[0], unschedulable)
 		},
 	}
 }
