@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -33,6 +34,14 @@ type SchedulerConfig struct {
 	RetryInterval time.Duration
 	Options       scheduler.Options
 }
+
+// eventChunk is how many events the loop reads at once; a shorter chunk
+// means it has caught up.
+const eventChunk = 10000
+
+// errAllRejected says that the state machine refused a whole plan: the
+// loop waits a little before planning those pods again.
+var errAllRejected = errors.New("controller: every placement of the plan was rejected")
 
 // SchedulerStats counts what the loop did since it was made.
 type SchedulerStats struct {
@@ -88,7 +97,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 	defer retry.Stop()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
-		events, more, err := f.EventsAfter(rev, 100000)
+		events, more, err := f.EventsAfter(rev, eventChunk)
 		switch {
 		case errors.Is(err, fsm.ErrCompacted):
 			rev, unschedulable = f.Index(), map[string]string{}
@@ -103,11 +112,14 @@ func (s *Scheduler) Run(ctx context.Context) {
 				clear(unschedulable)
 			}
 		}
-		if len(events) > 0 {
+		if len(events) >= eventChunk {
 			continue // read up to the present before planning
 		}
 		batch := s.pending(f.View(), unschedulable)
 		if len(batch) == 0 {
+			if more == nil {
+				continue // events came: ask again for a channel to wait on
+			}
 			select {
 			case <-ctx.Done():
 			case <-more:
@@ -190,6 +202,9 @@ func (s *Scheduler) scheduleBatch(ctx context.Context, batch []*fsm.Record, unsc
 	s.stats.Rejected += uint64(len(res.Rejected))
 	s.stats.Unschedulable += uint64(len(cmd.Plan.Pending))
 	s.mu.Unlock()
+	if len(res.Rejected) > 0 && len(res.Rejected) == len(cmd.Plan.Binds) {
+		return fmt.Errorf("%w: first %s/%s: %s", errAllRejected, res.Rejected[0].Namespace, res.Rejected[0].Name, res.Rejected[0].Reason)
+	}
 	return nil
 }
 
