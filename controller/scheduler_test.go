@@ -255,3 +255,36 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// A steady stream of unrelated writes does not keep the loop from
+// planning.
+func TestSchedulingUnderLoad(t *testing.T) {
+	a := newApplier(t)
+	a.write(t, node("n1", 2, 0))
+	s := NewScheduler(SchedulerConfig{FSM: a.f, Proposer: a})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			cm := &api.ConfigMap{Metadata: api.ObjectMeta{Name: fmt.Sprint("cm", i%100), Namespace: "default"}, Data: map[string]string{"i": fmt.Sprint(i)}}
+			api.Default(cm)
+			op, err := fsm.ObjectOp(fsm.VerbApply, cm)
+			if err == nil {
+				_, err = a.Apply(ctx, &fsm.Command{Type: fsm.CmdWrite, Time: t0, Ops: []fsm.Op{op}})
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { cancel(); wg.Wait() }()
+	a.write(t, pod("p", 100, 0, 0))
+	waitUntil(t, "p bound while writes go on", func() bool {
+		r, _ := a.f.Get("Pod", "default", "p")
+		return r.Pod().Spec.NodeName == "n1"
+	})
+}
