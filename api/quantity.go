@@ -39,35 +39,26 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 }
 
 // Milli returns q in thousandths, rounded up (for CPU: millicores); 0 when
-// q does not parse.
-func (q Quantity) Milli() int64 {
-	if q == "" {
-		return 0
-	}
-	if v, ok := q.scaled(1000); ok {
-		return v
-	}
-	r, err := ParseQuantity(string(q))
-	if err != nil {
-		return 0
-	}
-	return ceilInt64(r.Mul(r, big.NewRat(1000, 1)))
-}
+// q is empty or does not parse.
+func (q Quantity) Milli() int64 { return q.in(1000) }
 
 // Value returns q rounded up to a whole number (for memory: bytes); 0 when
-// q does not parse.
-func (q Quantity) Value() int64 {
+// q is empty or does not parse.
+func (q Quantity) Value() int64 { return q.in(1) }
+
+// in returns q in units of 1/unit, rounded up.
+func (q Quantity) in(unit int64) int64 {
 	if q == "" {
 		return 0
 	}
-	if v, ok := q.scaled(1); ok {
+	if v, ok := q.scaled(unit); ok {
 		return v
 	}
 	r, err := ParseQuantity(string(q))
 	if err != nil {
 		return 0
 	}
-	return ceilInt64(r)
+	return ceilInt64(r.Mul(r, big.NewRat(unit, 1)))
 }
 
 // scaled is the fast path of Milli (unit 1000) and Value (unit 1): digits

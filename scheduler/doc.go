@@ -11,7 +11,7 @@
 //
 // A pod goes through a stack of stages (see newStack): filters (ready,
 // not cordoned, taints, node selector, node affinity, resources, host
-// ports, pod anti-affinity, free GPU IDs), then scores (binpack by
+// ports, pod anti-affinity), then scores (binpack by
 // default, or spread; preferred node affinity; PreferNoSchedule taints;
 // GPU nodes kept for GPU pods), ties going to the first node by name. As
 // Kubernetes' percentageOfNodesToScore, a scan may stop once enough

@@ -63,8 +63,8 @@ func TestFilters(t *testing.T) {
 		{"own anti-affinity", podAntiAffinity{}, n(), bind(nil, n(), web), p(antiAffinity("app", "web")), []string{api.ReasonAntiAffinity}},
 		{"own anti-affinity, other namespace", podAntiAffinity{}, n(), bind(nil, n(), webOther), p(antiAffinity("app", "web")), nil},
 		{"neighbour's anti-affinity", podAntiAffinity{}, n(), bind(nil, n(), guard), web, []string{api.ReasonAntiAffinity}},
-		{"GPU IDs free", gpuIDs{}, n(), bind(nil, n(), gpuHog, "n1-gpu0"), mkPod("default", "p", "1", "1Gi", 1), nil},
-		{"GPU IDs short", gpuIDs{}, shortOfIDs, nil, mkPod("default", "p", "1", "1Gi", 2), []string{api.ReasonInsufficientGPU}},
+		{"GPU IDs free", resourcesFit{}, n(), bind(nil, n(), gpuHog, "n1-gpu0"), mkPod("default", "p", "1", "1Gi", 1), nil},
+		{"GPU IDs short", resourcesFit{}, shortOfIDs, nil, mkPod("default", "p", "1", "1Gi", 2), []string{api.ReasonInsufficientGPU}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,7 +48,6 @@ func newStack() *stack {
 			resourcesFit{},    // cpu, memory, nvidia.com/gpu, pods
 			hostPorts{},       // host ports free
 			podAntiAffinity{}, // anti-affinity, the pod's and its neighbours'
-			gpuIDs{},          // enough GPU IDs free (beyond CheckFit)
 		},
 		// Static scores, memoised like static filters.
 		staticScore: []scorer{
@@ -146,18 +145,6 @@ func (podAntiAffinity) feasible(n *nodeState, p *podInfo, why *[]string) bool {
 	return true
 }
 
-type gpuIDs struct{}
-
-// feasible checks that the node has as many free GPU IDs as the pod asks
-// for GPUs. CheckFit counts GPUs by the nvidia.com/gpu allocatable; this
-// catches a node whose list of GPUs is shorter.
-func (gpuIDs) feasible(n *nodeState, p *podInfo, why *[]string) bool {
-	if p.req.GPU == 0 || int64(len(n.freeGPUs())) >= p.req.GPU {
-		return true
-	}
-	return reject(why, api.ReasonInsufficientGPU)
-}
-
 type preferredAffinity struct{}
 
 // score gives 200 points to a node matching all of the pod's preferred
@@ -247,7 +234,6 @@ var (
 	_ filter = resourcesFit{}
 	_ filter = hostPorts{}
 	_ filter = podAntiAffinity{}
-	_ filter = gpuIDs{}
 	_ scorer = preferredAffinity{}
 	_ scorer = preferNoSchedule{}
 	_ scorer = allocation{}
