@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,10 +9,12 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/controller"
 	"github.com/berth-dev/berth/fsm"
+	"github.com/berth-dev/berth/gossip"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"github.com/berth-dev/berth/raft"
 	"google.golang.org/grpc"
@@ -23,6 +24,10 @@ import (
 // MaxMessageBytes bounds one gRPC message (a multi-document apply).
 const MaxMessageBytes = 64 << 20
 
+// Version is the agent's version, announced in gossip and shown on nodes
+// (set at build time with -ldflags "-X github.com/berth-dev/berth/agent.Version=...").
+var Version = "dev"
+
 // Config configures an agent.
 type Config struct {
 	Name     string
@@ -30,6 +35,18 @@ type Config struct {
 	BindAddr string // IP the listeners bind; also advertised
 	APIPort  int
 	RaftPort int
+	// Server makes the agent a voting member of the Raft quorum. Every
+	// agent, server or not, is a worker that gossips its inventory.
+	Server bool
+	// GossipPort is where memberlist listens, UDP and TCP (0: any free port).
+	GossipPort int
+	// GossipKey (32 bytes) encrypts gossip; every agent needs the same.
+	GossipKey []byte
+	// Gossip tunes failure detection (gossip.Config's defaults if zero).
+	Gossip gossip.Config
+	// Inventory overrides and reserves capacity, adds labels and names the
+	// GPU source; its name, data dir and version come from here.
+	Inventory gossip.InventoryConfig
 	// BootstrapExpect servers bootstrap the cluster together once they have
 	// found each other through Join. 0 with no Join: a single server that
 	// bootstraps alone (dev).
@@ -59,6 +76,10 @@ type Agent struct {
 	conns *connPool
 	disc  *discovery
 	sched *controller.Scheduler
+	nodes *controller.Nodes
+	pool  *gossip.Pool
+	// goodServer is the last server a worker's proxy reached.
+	goodServer atomic.Pointer[string]
 
 	// leading counts the leader-only loops; they end when leadership is
 	// lost or Raft shuts down.
@@ -68,7 +89,8 @@ type Agent struct {
 	wg     sync.WaitGroup
 }
 
-// Start opens the Raft server, serves the API and begins discovery.
+// Start opens the Raft server (servers), the gossip pool and the API, and
+// begins discovery.
 func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Name == "" {
 		h, _ := os.Hostname()
@@ -80,40 +102,29 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if !cfg.Server && len(cfg.Join) == 0 {
+		return nil, fmt.Errorf("agent: a worker needs the API address of a member to join (--join)")
+	}
 	apiAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.APIPort))
 	raftAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.RaftPort))
 	lis, err := net.Listen("tcp", apiAddr)
 	if err != nil {
 		return nil, fmt.Errorf("agent: api listener: %w", err)
 	}
-	f := fsm.New(fsm.Options{WatchHistory: cfg.WatchHistory})
-	node, err := raft.Open(raft.Config{
-		ID: cfg.Name, DataDir: cfg.DataDir, BindAddr: raftAddr,
-		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs, SnapshotInterval: cfg.SnapshotInterval,
-		LogOutput: cfg.RaftLog, LogLevel: cfg.RaftLevel,
-	}, f)
-	if err != nil {
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("agent", cfg.Name), lis: lis, conns: newConnPool()}
+	if err := a.startGossip(lis.Addr().String(), raftAddr); err != nil {
 		lis.Close()
 		return nil, err
 	}
-	a := &Agent{
-		cfg: cfg, log: cfg.Logger.With("agent", cfg.Name), fsm: f, node: node, lis: lis,
-		conns: newConnPool(),
+	if cfg.Server {
+		if err := a.startServer(raftAddr); err != nil {
+			a.pool.Shutdown()
+			lis.Close()
+			return nil, err
+		}
+	} else {
+		a.grpc = a.workerServer()
 	}
-	a.disc = newDiscovery(a, &pb.ServerInfo{Id: cfg.Name, RaftAddr: raftAddr, ApiAddr: apiAddr, BootstrapExpect: int32(cfg.BootstrapExpect)})
-	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(a.nameLeader))
-	pb.RegisterResourcesServer(a.grpc, &resourceServer{a: a})
-	pb.RegisterClusterServer(a.grpc, &clusterServer{a: a})
-	a.sched = controller.NewScheduler(controller.SchedulerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now})
-	node.OnLeader(a.leaderTasks)
-	node.OnLeader(func(ctx context.Context) {
-		a.leading.Add(1)
-		go func() {
-			defer a.leading.Done()
-			a.sched.Run(ctx)
-		}()
-	})
 
 	ctx, a.cancel = context.WithCancel(context.Background())
 	a.wg.Add(2)
@@ -125,20 +136,69 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	}()
 	go func() {
 		defer a.wg.Done()
-		a.disc.run(ctx)
+		a.joinGossip(ctx)
 	}()
-	a.log.Info("agent started", "api", apiAddr, "raft", raftAddr, "data", cfg.DataDir)
+	if cfg.Server {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.disc.run(ctx)
+		}()
+	}
+	a.log.Info("agent started", "roles", cfg.roles(), "api", apiAddr, "gossip", a.pool.Addr(), "data", cfg.DataDir)
 	return a, nil
+}
+
+// startServer opens Raft and the API of a server, and the loops it runs
+// while it leads.
+func (a *Agent) startServer(raftAddr string) error {
+	cfg := a.cfg
+	f := fsm.New(fsm.Options{WatchHistory: cfg.WatchHistory})
+	node, err := raft.Open(raft.Config{
+		ID: cfg.Name, DataDir: cfg.DataDir, BindAddr: raftAddr,
+		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs, SnapshotInterval: cfg.SnapshotInterval,
+		LogOutput: cfg.RaftLog, LogLevel: cfg.RaftLevel,
+	}, f)
+	if err != nil {
+		return err
+	}
+	a.fsm, a.node = f, node
+	a.disc = newDiscovery(a, &pb.ServerInfo{Id: cfg.Name, RaftAddr: raftAddr, ApiAddr: a.APIAddr(), BootstrapExpect: int32(cfg.BootstrapExpect), GossipAddr: a.pool.Addr()})
+	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(a.nameLeader))
+	pb.RegisterResourcesServer(a.grpc, &resourceServer{a: a})
+	pb.RegisterClusterServer(a.grpc, &clusterServer{a: a})
+	a.sched = controller.NewScheduler(controller.SchedulerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now})
+	a.nodes = controller.NewNodes(controller.NodesConfig{
+		FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now, Members: a.members, Changes: a.pool.Changes(),
+	})
+	node.OnLeader(a.leaderTasks)
+	for _, loop := range []func(context.Context){a.sched.Run, a.nodes.Run} {
+		node.OnLeader(func(ctx context.Context) {
+			a.leading.Add(1)
+			go func() {
+				defer a.leading.Done()
+				loop(ctx)
+			}()
+		})
+	}
+	return nil
 }
 
 // APIAddr is where the gRPC API listens.
 func (a *Agent) APIAddr() string { return a.lis.Addr().String() }
 
-// Close stops serving and shuts Raft down. A leader first hands its
-// leadership over, so writes go on without an election timeout.
+// Close leaves the gossip pool, stops serving and shuts Raft down. A
+// leader first hands its leadership over, so writes go on without an
+// election timeout.
 func (a *Agent) Close() error {
-	if err := a.node.TransferLeadership(); err != nil {
-		a.log.Warn("leadership transfer", "err", err)
+	if a.node != nil {
+		if err := a.node.TransferLeadership(); err != nil {
+			a.log.Warn("leadership transfer", "err", err)
+		}
+	}
+	if err := a.pool.Leave(2 * time.Second); err != nil {
+		a.log.Warn("leave the gossip pool", "err", err)
 	}
 	a.cancel()
 	stopped := make(chan struct{})
@@ -150,10 +210,19 @@ func (a *Agent) Close() error {
 	}
 	a.wg.Wait()
 	a.conns.close()
+	if a.node == nil {
+		return nil
+	}
 	err := a.node.Close()
 	a.leading.Wait()
 	return err
 }
+
+// Pool is the agent's gossip pool.
+func (a *Agent) Pool() *gossip.Pool { return a.pool }
+
+// NodesStats returns what this server's node lifecycle wrote while it led.
+func (a *Agent) NodesStats() controller.NodesStats { return a.nodes.Stats() }
 
 // SchedulerStats returns what this server's scheduling loop did while it
 // led.
@@ -204,7 +273,7 @@ func (a *Agent) leaderSetup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	op.UID = newUID()
+	op.UID = controller.NewUID()
 	_, err = a.node.Apply(ctx, &fsm.Command{Type: fsm.CmdWrite, Time: a.now(), Ops: []fsm.Op{op}})
 	if err != nil && !isAlreadyExists(err) {
 		return err
@@ -233,15 +302,4 @@ func (a *Agent) registerServer(ctx context.Context, s *pb.ServerInfo) error {
 		Server: &fsm.ServerRecord{ID: s.Id, RaftAddr: s.RaftAddr, APIAddr: s.ApiAddr},
 	})
 	return err
-}
-
-// newUID returns a random RFC 4122 version 4 UUID.
-func newUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -35,7 +35,7 @@ type testServer struct {
 
 func newServer(t testing.TB, name string, expect int) *testServer {
 	return &testServer{cfg: Config{
-		Name: name, DataDir: t.TempDir(), BindAddr: "127.0.0.1", APIPort: freePort(t), RaftPort: freePort(t),
+		Name: name, DataDir: t.TempDir(), BindAddr: "127.0.0.1", APIPort: freePort(t), RaftPort: freePort(t), Server: true,
 		BootstrapExpect: expect, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard,
 	}}
 }

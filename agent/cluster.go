@@ -31,7 +31,12 @@ func (s *clusterServer) Info(ctx context.Context, req *pb.InfoRequest) (*pb.Info
 		resp.LeaderApiAddr = addr
 	}
 	resp.Known = a.disc.known(resp.InCluster)
+	a.gossipInfo(resp)
 	return resp, nil
+}
+
+func (s *clusterServer) Members(ctx context.Context, req *pb.MembersRequest) (*pb.MembersResponse, error) {
+	return s.a.membersResponse(), nil
 }
 
 func (s *clusterServer) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinResponse, error) {

@@ -122,6 +122,9 @@ func (d *discovery) step(ctx context.Context) bool {
 			d.a.log.Debug("discovery", "addr", addr, "err", err)
 			continue
 		}
+		if !info.InCluster && len(info.Roles) > 0 && !slices.Contains(info.Roles, "server") {
+			continue // a worker that knows no server yet: not a peer to bootstrap with
+		}
 		if !info.InCluster {
 			d.meet(info.Self)
 			for _, s := range info.Known {

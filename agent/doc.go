@@ -6,6 +6,6 @@
 // It may import every package of ours below cmd: api, proto, fsm, raft (and
 // later gossip, scheduler, controller, driver and netsvc).
 //
-//	a, err := agent.Start(ctx, agent.Config{Name: "s1", DataDir: dir, BindAddr: "127.0.0.1", APIPort: 7400, RaftPort: 7401})
+//	a, err := agent.Start(ctx, agent.Config{Name: "s1", DataDir: dir, BindAddr: "127.0.0.1", APIPort: 7400, RaftPort: 7401, GossipPort: 7402, Server: true})
 //	defer a.Close()
 package agent

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/controller"
 	"github.com/berth-dev/berth/fsm"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"google.golang.org/grpc/codes"
@@ -71,7 +72,7 @@ func writeOp(verb fsm.Verb, raw []byte) (fsm.Op, error) {
 	// Server-set fields are the server's: what the client sent is dropped.
 	m.UID, m.CreationTimestamp, m.Generation, m.ResourceVersion = "", "", 0, ""
 	op, err := fsm.ObjectOp(verb, obj)
-	op.UID, op.ResourceVersion = newUID(), rv
+	op.UID, op.ResourceVersion = controller.NewUID(), rv
 	return op, err
 }
 

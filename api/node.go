@@ -73,6 +73,8 @@ type NodeGPU struct {
 	Index       int32  `json:"index"`
 	Model       string `json:"model,omitempty"`
 	MemoryBytes int64  `json:"memoryBytes,omitempty"`
+	// MIGEnabled: the GPU is in MIG mode (partitioned into instances).
+	MIGEnabled bool `json:"migEnabled,omitempty"`
 }
 
 // NodeInfo is what a node says of its software.

@@ -108,7 +108,7 @@ var quantitySuffixes = []struct {
 }
 
 // maxQuantity bounds a quantity so that its thousandths fit an int64.
-var maxQuantity = big.NewRat(9_000_000_000_000_000, 1000)
+var maxQuantity = big.NewRat(9_000_000_000_000_000_000, 1000)
 
 // ParseQuantity parses a quantity. It must be a non-negative decimal
 // number, optionally with an exponent (1e3) or one suffix (m, k, M, G, T,

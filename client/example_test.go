@@ -28,7 +28,7 @@ func freePort() int {
 func startDevServer() (*agent.Agent, func()) {
 	dir, _ := os.MkdirTemp("", "berth-example-")
 	a, err := agent.Start(context.Background(), agent.Config{
-		Name: "dev", DataDir: dir, BindAddr: "127.0.0.1", APIPort: freePort(), RaftPort: freePort(),
+		Name: "dev", DataDir: dir, BindAddr: "127.0.0.1", APIPort: freePort(), RaftPort: freePort(), Server: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard,
 	})
 	if err != nil {

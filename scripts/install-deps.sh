@@ -11,6 +11,9 @@ need_cmd() { command -v "$1" >/dev/null 2>&1 || apt_pkgs+=("$2"); }
 need_cmd git git
 need_cmd make make
 need_cmd gcc gcc
+# Network namespaces and iptables, for the gossip partition tests (and pod networking).
+need_cmd ip iproute2
+need_cmd iptables iptables
 if [[ "${1:-}" == proto ]]; then
 	need_cmd protoc protobuf-compiler
 fi

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/agent"
+	"github.com/berth-dev/berth/gossip"
 	"github.com/spf13/cobra"
 )
 
@@ -24,14 +26,20 @@ func newAgentCmd() *cobra.Command {
 		join       string
 		logLevel   string
 		cpuProfile string
+		gossipKey  string
+		capacity   string
+		reserved   string
+		labels     []string
+		fakeGPUs   string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
-		Short: "Run a Berth agent (a server of the Raft quorum with --server, or --dev for a one-node cluster)",
+		Short: "Run a Berth agent: a worker (--join a member), a server of the Raft quorum (--server), or --dev for a one-node cluster",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !dev && !server {
-				return fmt.Errorf("berth agent needs --server (workers come with a later release) or --dev")
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			cfg.Server = server || dev
+			if !cfg.Server && join == "" {
+				return fmt.Errorf("a worker needs --join ADDR, the API address of a member (or run a server with --server, or --dev)")
 			}
 			if join != "" {
 				for _, j := range strings.Split(join, ",") {
@@ -55,6 +63,14 @@ func newAgentCmd() *cobra.Command {
 			}
 			if cfg.DataDir == "" {
 				return fmt.Errorf("--data-dir is required (or use --dev)")
+			}
+			if cfg.Name == "" {
+				if cfg.Name, err = os.Hostname(); err != nil {
+					return fmt.Errorf("--name is needed: %v", err)
+				}
+			}
+			if err := agentInventoryFlags(&cfg, capacity, reserved, labels, fakeGPUs, gossipKey); err != nil {
+				return err
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -95,14 +111,24 @@ func newAgentCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&dev, "dev", false, "one-node cluster with a temporary data dir, on 127.0.0.1:7400-7402")
+	f.BoolVar(&dev, "dev", false, "one-node cluster (a server that bootstraps alone) with a temporary data dir, on 127.0.0.1:7400-7402")
 	f.BoolVar(&server, "server", false, "be a server: a voting member of the Raft quorum")
 	f.StringVar(&cfg.Name, "name", "", "node name, unique in the cluster (default: host name)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "where Raft log, snapshots and state live")
 	f.StringVar(&cfg.BindAddr, "bind", "127.0.0.1", "IP address to listen on and advertise")
 	f.IntVar(&cfg.APIPort, "api-port", 7400, "gRPC API port")
 	f.IntVar(&cfg.RaftPort, "raft-port", 7401, "Raft port")
-	f.Int("gossip-port", 7402, "gossip port (used once gossip lands)")
+	f.IntVar(&cfg.GossipPort, "gossip-port", 7402, "gossip port, UDP and TCP")
+	f.StringVar(&gossipKey, "gossip-key", "", "base64 of 32 bytes that encrypt gossip; the same on every agent (berth keygen makes one)")
+	f.DurationVar(&cfg.Gossip.ProbeInterval, "gossip-probe-interval", 500*time.Millisecond, "how often each agent probes another")
+	f.DurationVar(&cfg.Gossip.ProbeTimeout, "gossip-probe-timeout", 250*time.Millisecond, "how long a probe waits for its answer")
+	f.IntVar(&cfg.Gossip.SuspicionMult, "gossip-suspicion-mult", 3, "a suspected agent has this many probe intervals (× log10 of the pool size) to refute before it is dead")
+	f.DurationVar(&cfg.Gossip.RejoinInterval, "gossip-rejoin-interval", 5*time.Second, "how often to re-join known agents that look dead (heals partitions)")
+	f.StringVar(&capacity, "capacity", "", "override what is measured, e.g. cpu=8,memory=32Gi,ephemeral-storage=100Gi,pods=50")
+	f.StringVar(&reserved, "reserved", "", "keep for the system, e.g. cpu=500m,memory=1Gi (allocatable = capacity - reserved)")
+	f.StringArrayVar(&labels, "label", nil, "node label KEY=VALUE (repeatable)")
+	f.StringVar(&fakeGPUs, "fake-gpus", "", "for tests: pretend to have GPUs, COUNT:MODEL[:MEMORY]")
+	_ = f.MarkHidden("fake-gpus")
 	f.IntVar(&cfg.BootstrapExpect, "bootstrap-expect", 0, "number of servers that bootstrap the cluster together")
 	f.StringVar(&join, "join", "", "API addresses (HOST:PORT,...) of cluster members to join through")
 	f.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 8192, "log entries between snapshots")
@@ -113,4 +139,35 @@ func newAgentCmd() *cobra.Command {
 	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the agent's life to this file")
 	_ = f.MarkHidden("cpu-profile")
 	return cmd
+}
+
+// agentInventoryFlags checks the inventory and gossip flags into cfg.
+func agentInventoryFlags(cfg *agent.Config, capacity, reserved string, labels []string, fakeGPUs, key string) error {
+	var err error
+	if cfg.Inventory.Capacity, err = gossip.ParseResources(capacity); err != nil {
+		return fmt.Errorf("--capacity: %w", err)
+	}
+	if cfg.Inventory.Reserved, err = gossip.ParseResources(reserved); err != nil {
+		return fmt.Errorf("--reserved: %w", err)
+	}
+	if cfg.Inventory.Labels, err = gossip.ParseLabels(labels); err != nil {
+		return fmt.Errorf("--label: %w", err)
+	}
+	cfg.Inventory.GPUs = gossip.NVML()
+	if fakeGPUs != "" {
+		if cfg.Inventory.GPUs, err = gossip.FakeGPUs(cfg.Name, fakeGPUs); err != nil {
+			return fmt.Errorf("--fake-gpus: %w", err)
+		}
+	}
+	if key != "" {
+		b, err := base64.StdEncoding.DecodeString(key)
+		if err != nil {
+			return fmt.Errorf("--gossip-key: not base64: %v", err)
+		}
+		if len(b) != 32 {
+			return fmt.Errorf("--gossip-key: %d bytes, want 32 (berth keygen makes one)", len(b))
+		}
+		cfg.GossipKey = b
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ func addClientCommands(root *cobra.Command) {
 		newApplyCmd(),
 		newCreateCmd(),
 		newGetCmd(),
+		newMembersCmd(),
 		newDescribeCmd(),
 		newDeleteCmd(),
 		newWatchCmd(),

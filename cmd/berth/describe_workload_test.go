@@ -36,7 +36,8 @@ func TestDescribePendingPod(t *testing.T) {
 
 func TestPodAndNodeTables(t *testing.T) {
 	p := &api.Pod{Metadata: api.ObjectMeta{Name: "web", Namespace: "default"}, Spec: api.PodSpec{NodeName: "n1"}}
-	n := &api.Node{Metadata: api.ObjectMeta{Name: "n1"}, Spec: api.NodeSpec{Unschedulable: true}}
+	n := &api.Node{Metadata: api.ObjectMeta{Name: "n1", Labels: map[string]string{"node-role.kubernetes.io/worker": "", "node-role.kubernetes.io/server": ""}}, Spec: api.NodeSpec{Unschedulable: true}}
+	n.Status.Addresses = []api.NodeAddress{{Type: "Hostname", Address: "h1"}, {Type: "InternalIP", Address: "10.0.0.7"}}
 	n.Status.Capacity = api.ResourceList{"cpu": "1500m", "memory": "8Gi", "nvidia.com/gpu": "2"}
 	n.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}}
 	api.Default(p)
@@ -51,11 +52,19 @@ func TestPodAndNodeTables(t *testing.T) {
 	if err := printTable(&out, nodes, []api.Object{n}, false, now); err != nil {
 		t.Fatal(err)
 	}
+	n.Status.Capacity["memory"] = "24684092Ki"
+	n.Status.Allocatable["memory"] = "24684092Ki"
+	used := map[string]api.Resources{"n1": {MilliCPU: 500, Memory: 1 << 30, GPU: 1}}
+	if err := printTableWith(&out, nodes, []api.Object{n}, false, now, used); err != nil {
+		t.Fatal(err)
+	}
 	want := "" +
 		"NAME   STATUS    NODE   AGE\n" +
 		"web    Pending   n1     <unknown>\n" +
-		"NAME   STATUS                     CPU     MEMORY   GPUS   AGE\n" +
-		"n1     Ready,SchedulingDisabled   1500m   8Gi      2      <unknown>\n"
+		"NAME   STATUS                     ROLES           ADDRESS    CPU     MEMORY   GPUS   AGE\n" +
+		"n1     Ready,SchedulingDisabled   server,worker   10.0.0.7   1500m   8Gi      2      <unknown>\n" +
+		"NAME   STATUS                     ROLES           ADDRESS    CPU          MEMORY       GPUS   AGE\n" +
+		"n1     Ready,SchedulingDisabled   server,worker   10.0.0.7   500m/1500m   1Gi/23.5Gi   1/2    <unknown>\n"
 	if out.String() != want {
 		t.Fatalf("tables:\n%s\nwant:\n%s", out.String(), want)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -114,7 +115,13 @@ func newGetCmd() *cobra.Command {
 					return userError(err)
 				}
 			}
-			return o.print(cmd, r, objs, time.Now())
+			var allocated map[string]api.Resources
+			if r.info.Kind == "Node" && o.output == outTable {
+				if allocated, err = podRequestsByNode(ctx, c, o.stale); err != nil {
+					return userError(err)
+				}
+			}
+			return o.print(cmd, r, objs, time.Now(), allocated)
 		},
 	}
 	f := cmd.Flags()
@@ -128,7 +135,7 @@ func newGetCmd() *cobra.Command {
 
 // print writes what get read. An empty list says so on stderr for the
 // table and name formats; yaml and json print an empty List.
-func (o *getOptions) print(cmd *cobra.Command, r getRequest, objs []api.Object, now time.Time) error {
+func (o *getOptions) print(cmd *cobra.Command, r getRequest, objs []api.Object, now time.Time, allocated map[string]api.Resources) error {
 	out := cmd.OutOrStdout()
 	if len(objs) == 0 && (o.output == outTable || o.output == outName) {
 		if r.namespace != "" {
@@ -139,7 +146,29 @@ func (o *getOptions) print(cmd *cobra.Command, r getRequest, objs []api.Object, 
 		return nil
 	}
 	if o.output == outTable {
-		return printTable(out, r.info, objs, r.info.Namespaced && r.namespace == "", now)
+		return printTableWith(out, r.info, objs, r.info.Namespaced && r.namespace == "", now, allocated)
 	}
 	return printObjects(out, o.output, objs, r.name != "")
+}
+
+// podRequestsByNode sums what the pods bound to each node request, for
+// get nodes' allocated/allocatable columns.
+func podRequestsByNode(ctx context.Context, c *client.Client, stale bool) (map[string]api.Resources, error) {
+	var opts []client.ReadOption
+	if stale {
+		opts = append(opts, client.Stale())
+	}
+	pods, _, err := c.List(ctx, "Pod", "", opts...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]api.Resources{}
+	for _, obj := range pods {
+		p, ok := obj.(*api.Pod)
+		if !ok || p.Spec.NodeName == "" || p.Terminated() {
+			continue
+		}
+		out[p.Spec.NodeName] = out[p.Spec.NodeName].Add(p.Requests())
+	}
+	return out, nil
 }

@@ -36,7 +36,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAgentCmd())
+	root.AddCommand(newAgentCmd(), newKeygenCmd(), newInventoryCmd())
 	addClientCommands(root)
 	return root
 }

@@ -142,6 +142,12 @@ func humanDuration(d time.Duration) string {
 // printTable writes objs of one kind as kubectl's columns. withNamespace
 // adds a leading NAMESPACE column (get -A of a namespaced kind).
 func printTable(w io.Writer, info api.KindInfo, objs []api.Object, withNamespace bool, now time.Time) error {
+	return printTableWith(w, info, objs, withNamespace, now, nil)
+}
+
+// printTableWith is printTable with what the pods on each node request,
+// for the nodes' CPU, MEMORY and GPUS columns (allocated/allocatable).
+func printTableWith(w io.Writer, info api.KindInfo, objs []api.Object, withNamespace bool, now time.Time, allocated map[string]api.Resources) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	var header []string
 	if withNamespace {
@@ -157,7 +163,7 @@ func printTable(w io.Writer, info api.KindInfo, objs []api.Object, withNamespace
 	case "Pod":
 		header = append(header, "NAME", "STATUS", "NODE", "AGE")
 	case "Node":
-		header = append(header, "NAME", "STATUS", "CPU", "MEMORY", "GPUS", "AGE")
+		header = append(header, "NAME", "STATUS", "ROLES", "ADDRESS", "CPU", "MEMORY", "GPUS", "AGE")
 	default:
 		header = append(header, "NAME", "AGE")
 	}
@@ -180,7 +186,14 @@ func printTable(w io.Writer, info api.KindInfo, objs []api.Object, withNamespace
 			row = append(row, podStatus(o), orNone(o.Spec.NodeName))
 		case *api.Node:
 			a := o.Allocatable()
-			row = append(row, nodeStatus(o), milliString(a.MilliCPU), byteString(a.Memory), fmt.Sprint(a.GPU))
+			cpu, mem, gpu := milliString(a.MilliCPU), memString(a.Memory), fmt.Sprint(a.GPU)
+			if allocated != nil {
+				u := allocated[o.Metadata.Name]
+				cpu = milliString(u.MilliCPU) + "/" + cpu
+				mem = memString(u.Memory) + "/" + mem
+				gpu = fmt.Sprint(u.GPU) + "/" + gpu
+			}
+			row = append(row, nodeStatus(o), nodeRoles(o), nodeAddress(o), cpu, mem, gpu)
 		}
 		row = append(row, humanAge(md.CreationTimestamp, now))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
@@ -280,6 +293,49 @@ func nodeStatus(n *api.Node) string {
 	return s
 }
 
+// nodeRoles is the ROLES column: the node-role.kubernetes.io/ROLE labels.
+func nodeRoles(n *api.Node) string {
+	var roles []string
+	for k := range n.Metadata.Labels {
+		if r, ok := strings.CutPrefix(k, "node-role.kubernetes.io/"); ok && r != "" {
+			roles = append(roles, r)
+		}
+	}
+	slices.Sort(roles)
+	return orNone(strings.Join(roles, ","))
+}
+
+// nodeAddress is the node's first InternalIP.
+func nodeAddress(n *api.Node) string {
+	for _, a := range n.Status.Addresses {
+		if a.Type == "InternalIP" {
+			return a.Address
+		}
+	}
+	return "<none>"
+}
+
+// memString writes bytes for a column: exact when Mi or a larger binary
+// unit divides them ("64Mi"), else with one decimal in the largest unit
+// ("23.5Gi").
+func memString(b int64) string {
+	units := []struct {
+		suffix string
+		size   int64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}}
+	for _, u := range units[:3] {
+		if b >= u.size && b%u.size == 0 {
+			return fmt.Sprintf("%d%s", b/u.size, u.suffix)
+		}
+	}
+	for _, u := range units {
+		if b >= u.size {
+			return fmt.Sprintf("%.1f%s", float64(b)/float64(u.size), u.suffix)
+		}
+	}
+	return fmt.Sprint(b)
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "<none>"
@@ -295,15 +351,3 @@ func milliString(m int64) string {
 	return fmt.Sprintf("%dm", m)
 }
 
-// byteString writes bytes in the largest binary unit that divides them.
-func byteString(b int64) string {
-	for _, u := range []struct {
-		suffix string
-		size   int64
-	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
-		if b >= u.size && b%u.size == 0 {
-			return fmt.Sprintf("%d%s", b/u.size, u.suffix)
-		}
-	}
-	return fmt.Sprint(b)
-}

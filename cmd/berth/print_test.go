@@ -244,7 +244,7 @@ func TestGetPrintEmpty(t *testing.T) {
 		cmd.SetOut(&out)
 		cmd.SetErr(&errOut)
 		o := getOptions{output: tt.output}
-		if err := o.print(cmd, getRequest{info: kind(t, tt.kind), namespace: tt.ns}, nil, now); err != nil {
+		if err := o.print(cmd, getRequest{info: kind(t, tt.kind), namespace: tt.ns}, nil, now, nil); err != nil {
 			t.Fatal(err)
 		}
 		if out.String() != tt.wantOut || errOut.String() != tt.wantErr {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,9 +73,11 @@ type Options struct {
 
 // Cluster is a set of berth servers on loopback.
 type Cluster struct {
-	Nodes []*Node
-	bin   string
-	base  string
+	Nodes []*Node // servers
+	// Workers are agents without --server, added by AddWorker.
+	Workers []*Node
+	bin     string
+	base    string
 }
 
 // newNode adds a node with its own ports and data dir, not started, with
@@ -83,16 +86,49 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 	i := len(c.Nodes) + 1
 	n := &Node{
 		Name: fmt.Sprintf("s%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("s%d", i)),
-		APIPort: FreePort(tb), RaftPort: FreePort(tb), bin: c.bin,
+		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin,
 	}
 	n.logPath = filepath.Join(c.base, n.Name+".log")
 	n.args = []string{
 		"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", "127.0.0.1",
-		"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort), "--log-level", "warn",
+		"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort),
+		"--gossip-port", strconv.Itoa(n.GossipPort), "--log-level", "warn",
 	}
 	c.Nodes = append(c.Nodes, n)
 	return n
 }
+
+// AddWorker starts a worker agent (no --server) that joins through the
+// API address of the first running server, with the extra flags given (such as
+// --capacity), and returns it. It is stopped at the end of the test.
+func (c *Cluster) AddWorker(tb testing.TB, args ...string) *Node {
+	tb.Helper()
+	i := len(c.Workers) + 1
+	via := c.Nodes[0]
+	for _, s := range c.Nodes {
+		if s.Running() {
+			via = s
+			break
+		}
+	}
+	n := &Node{
+		Name: fmt.Sprintf("w%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("w%d", i)),
+		APIPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin,
+	}
+	n.logPath = filepath.Join(c.base, n.Name+".log")
+	n.args = []string{
+		"agent", "--name", n.Name, "--data-dir", n.DataDir, "--bind", "127.0.0.1",
+		"--api-port", strconv.Itoa(n.APIPort), "--gossip-port", strconv.Itoa(n.GossipPort),
+		"--log-level", "warn", "--join", via.APIAddr(),
+	}
+	n.args = append(n.args, args...)
+	c.Workers = append(c.Workers, n)
+	n.Start(tb)
+	return n
+}
+
+// All is every agent: the servers, then the workers.
+func (c *Cluster) All() []*Node { return append(slices.Clone(c.Nodes), c.Workers...) }
 
 func (c *Cluster) joinList() string {
 	var joins []string
@@ -144,13 +180,14 @@ func (n *Node) WipeData(tb testing.TB) {
 // Node is one berth agent process. Its ports and data dir stay the same
 // across restarts.
 type Node struct {
-	Name     string
-	DataDir  string
-	APIPort  int
-	RaftPort int
-	args     []string
-	bin      string
-	logPath  string
+	Name       string
+	DataDir    string
+	APIPort    int
+	RaftPort   int
+	GossipPort int
+	args       []string
+	bin        string
+	logPath    string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -178,11 +215,11 @@ func Start(tb testing.TB, opts Options) *Cluster {
 		n.args = append(n.args, opts.Args...)
 	}
 	tb.Cleanup(func() {
-		for _, n := range c.Nodes {
+		for _, n := range c.All() {
 			n.kill()
 		}
 		if tb.Failed() {
-			for _, n := range c.Nodes {
+			for _, n := range c.All() {
 				if b, err := os.ReadFile(n.logPath); err == nil {
 					tb.Logf("--- log of %s ---\n%s", n.Name, tail(b, 4000))
 				}
@@ -359,7 +396,7 @@ func (c *Cluster) leader(tb testing.TB) *Node {
 
 // Node returns the node with a name.
 func (c *Cluster) Node(name string) *Node {
-	for _, n := range c.Nodes {
+	for _, n := range c.All() {
 		if n.Name == name {
 			return n
 		}

@@ -678,8 +678,10 @@ type ServerInfo struct {
 	RaftAddr        string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
 	ApiAddr         string                 `protobuf:"bytes,3,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
 	BootstrapExpect int32                  `protobuf:"varint,4,opt,name=bootstrap_expect,json=bootstrapExpect,proto3" json:"bootstrap_expect,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Where the agent gossips (memberlist), host:port.
+	GossipAddr    string `protobuf:"bytes,5,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ServerInfo) Reset() {
@@ -738,6 +740,13 @@ func (x *ServerInfo) GetBootstrapExpect() int32 {
 		return x.BootstrapExpect
 	}
 	return 0
+}
+
+func (x *ServerInfo) GetGossipAddr() string {
+	if x != nil {
+		return x.GossipAddr
+	}
+	return ""
 }
 
 type InfoRequest struct {
@@ -801,6 +810,11 @@ type InfoResponse struct {
 	// needs an older one gets a snapshot instead.
 	FirstLogIndex uint64 `protobuf:"varint,8,opt,name=first_log_index,json=firstLogIndex,proto3" json:"first_log_index,omitempty"`
 	LastLogIndex  uint64 `protobuf:"varint,9,opt,name=last_log_index,json=lastLogIndex,proto3" json:"last_log_index,omitempty"`
+	// Gossip addresses of the members the answering agent sees alive: a
+	// joining agent joins the pool through them.
+	GossipAddrs []string `protobuf:"bytes,10,rep,name=gossip_addrs,json=gossipAddrs,proto3" json:"gossip_addrs,omitempty"`
+	// server, worker: what the answering agent is.
+	Roles         []string `protobuf:"bytes,11,rep,name=roles,proto3" json:"roles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -896,6 +910,20 @@ func (x *InfoResponse) GetLastLogIndex() uint64 {
 		return x.LastLogIndex
 	}
 	return 0
+}
+
+func (x *InfoResponse) GetGossipAddrs() []string {
+	if x != nil {
+		return x.GossipAddrs
+	}
+	return nil
+}
+
+func (x *InfoResponse) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
 }
 
 type JoinRequest struct {
@@ -1429,6 +1457,217 @@ func (x *SnapshotRestoreResponse) GetRevision() uint64 {
 	return 0
 }
 
+type MembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembersRequest) Reset() {
+	*x = MembersRequest{}
+	mi := &file_proto_berth_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembersRequest) ProtoMessage() {}
+
+func (x *MembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
+func (*MembersRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{26}
+}
+
+// Member is one agent as the gossip pool sees it.
+type Member struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Gossip address, host:port.
+	Addr string `protobuf:"bytes,2,opt,name=addr,proto3" json:"addr,omitempty"`
+	// alive, dead or left.
+	State    string   `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	Roles    []string `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
+	ApiAddr  string   `protobuf:"bytes,5,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	RaftAddr string   `protobuf:"bytes,6,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	Version  string   `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
+	// Generation of the member's inventory as it announces it, and of the
+	// inventory the answering agent holds (0: none).
+	Generation          uint64 `protobuf:"varint,8,opt,name=generation,proto3" json:"generation,omitempty"`
+	InventoryGeneration uint64 `protobuf:"varint,9,opt,name=inventory_generation,json=inventoryGeneration,proto3" json:"inventory_generation,omitempty"`
+	// When the member last changed state, RFC 3339.
+	Since         string `protobuf:"bytes,10,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_proto_berth_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Member) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Member) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *Member) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Member) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Member) GetApiAddr() string {
+	if x != nil {
+		return x.ApiAddr
+	}
+	return ""
+}
+
+func (x *Member) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *Member) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Member) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *Member) GetInventoryGeneration() uint64 {
+	if x != nil {
+		return x.InventoryGeneration
+	}
+	return 0
+}
+
+func (x *Member) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+type MembersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answering agent.
+	Self          string    `protobuf:"bytes,1,opt,name=self,proto3" json:"self,omitempty"`
+	Members       []*Member `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembersResponse) Reset() {
+	*x = MembersResponse{}
+	mi := &file_proto_berth_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembersResponse) ProtoMessage() {}
+
+func (x *MembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
+func (*MembersResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *MembersResponse) GetSelf() string {
+	if x != nil {
+		return x.Self
+	}
+	return ""
+}
+
+func (x *MembersResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
 var File_proto_berth_proto protoreflect.FileDescriptor
 
 const file_proto_berth_proto_rawDesc = "" +
@@ -1478,15 +1717,17 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
 	"\brevision\x18\x03 \x01(\x04R\brevision\x12\x16\n" +
-	"\x06object\x18\x04 \x01(\fR\x06object\"\x7f\n" +
+	"\x06object\x18\x04 \x01(\fR\x06object\"\xa0\x01\n" +
 	"\n" +
 	"ServerInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x19\n" +
 	"\bapi_addr\x18\x03 \x01(\tR\aapiAddr\x12)\n" +
-	"\x10bootstrap_expect\x18\x04 \x01(\x05R\x0fbootstrapExpect\";\n" +
+	"\x10bootstrap_expect\x18\x04 \x01(\x05R\x0fbootstrapExpect\x12\x1f\n" +
+	"\vgossip_addr\x18\x05 \x01(\tR\n" +
+	"gossipAddr\";\n" +
 	"\vInfoRequest\x12,\n" +
-	"\x06caller\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06caller\"\xd1\x02\n" +
+	"\x06caller\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06caller\"\x8a\x03\n" +
 	"\fInfoResponse\x12(\n" +
 	"\x04self\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x04self\x12\x1d\n" +
 	"\n" +
@@ -1497,7 +1738,10 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\x12\x14\n" +
 	"\x05state\x18\a \x01(\tR\x05state\x12&\n" +
 	"\x0ffirst_log_index\x18\b \x01(\x04R\rfirstLogIndex\x12$\n" +
-	"\x0elast_log_index\x18\t \x01(\x04R\flastLogIndex\"`\n" +
+	"\x0elast_log_index\x18\t \x01(\x04R\flastLogIndex\x12!\n" +
+	"\fgossip_addrs\x18\n" +
+	" \x03(\tR\vgossipAddrs\x12\x14\n" +
+	"\x05roles\x18\v \x03(\tR\x05roles\"`\n" +
 	"\vJoinRequest\x12,\n" +
 	"\x06server\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06server\x12#\n" +
 	"\rregister_only\x18\x02 \x01(\bR\fregisterOnly\"\x0e\n" +
@@ -1521,7 +1765,25 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\rSnapshotChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\"5\n" +
 	"\x17SnapshotRestoreResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x04R\brevision2\x9b\x03\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\"\x10\n" +
+	"\x0eMembersRequest\"\x97\x02\n" +
+	"\x06Member\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x14\n" +
+	"\x05roles\x18\x04 \x03(\tR\x05roles\x12\x19\n" +
+	"\bapi_addr\x18\x05 \x01(\tR\aapiAddr\x12\x1b\n" +
+	"\traft_addr\x18\x06 \x01(\tR\braftAddr\x12\x18\n" +
+	"\aversion\x18\a \x01(\tR\aversion\x12\x1e\n" +
+	"\n" +
+	"generation\x18\b \x01(\x04R\n" +
+	"generation\x121\n" +
+	"\x14inventory_generation\x18\t \x01(\x04R\x13inventoryGeneration\x12\x14\n" +
+	"\x05since\x18\n" +
+	" \x01(\tR\x05since\"Q\n" +
+	"\x0fMembersResponse\x12\x12\n" +
+	"\x04self\x18\x01 \x01(\tR\x04self\x12*\n" +
+	"\amembers\x18\x02 \x03(\v2\x10.berth.v1.MemberR\amembers2\x9b\x03\n" +
 	"\tResources\x128\n" +
 	"\x05Apply\x12\x16.berth.v1.WriteRequest\x1a\x17.berth.v1.WriteResponse\x129\n" +
 	"\x06Create\x12\x16.berth.v1.WriteRequest\x1a\x17.berth.v1.WriteResponse\x129\n" +
@@ -1529,7 +1791,7 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\x06Delete\x12\x17.berth.v1.DeleteRequest\x1a\x17.berth.v1.WriteResponse\x122\n" +
 	"\x03Get\x12\x14.berth.v1.GetRequest\x1a\x15.berth.v1.GetResponse\x125\n" +
 	"\x04List\x12\x15.berth.v1.ListRequest\x1a\x16.berth.v1.ListResponse\x127\n" +
-	"\x05Watch\x12\x16.berth.v1.WatchRequest\x1a\x14.berth.v1.WatchEvent0\x012\xe1\x03\n" +
+	"\x05Watch\x12\x16.berth.v1.WatchRequest\x1a\x14.berth.v1.WatchEvent0\x012\xa1\x04\n" +
 	"\aCluster\x125\n" +
 	"\x04Info\x12\x15.berth.v1.InfoRequest\x1a\x16.berth.v1.InfoResponse\x125\n" +
 	"\x04Join\x12\x15.berth.v1.JoinRequest\x1a\x16.berth.v1.JoinResponse\x12M\n" +
@@ -1537,7 +1799,8 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\x05Peers\x12\x16.berth.v1.PeersRequest\x1a\x17.berth.v1.PeersResponse\x12D\n" +
 	"\tReadIndex\x12\x1a.berth.v1.ReadIndexRequest\x1a\x1b.berth.v1.ReadIndexResponse\x12H\n" +
 	"\fSnapshotSave\x12\x1d.berth.v1.SnapshotSaveRequest\x1a\x17.berth.v1.SnapshotChunk0\x01\x12O\n" +
-	"\x0fSnapshotRestore\x12\x17.berth.v1.SnapshotChunk\x1a!.berth.v1.SnapshotRestoreResponse(\x01B*Z(github.com/berth-dev/berth/proto/berthpbb\x06proto3"
+	"\x0fSnapshotRestore\x12\x17.berth.v1.SnapshotChunk\x1a!.berth.v1.SnapshotRestoreResponse(\x01\x12>\n" +
+	"\aMembers\x12\x18.berth.v1.MembersRequest\x1a\x19.berth.v1.MembersResponseB*Z(github.com/berth-dev/berth/proto/berthpbb\x06proto3"
 
 var (
 	file_proto_berth_proto_rawDescOnce sync.Once
@@ -1551,7 +1814,7 @@ func file_proto_berth_proto_rawDescGZIP() []byte {
 	return file_proto_berth_proto_rawDescData
 }
 
-var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_proto_berth_proto_goTypes = []any{
 	(*WriteRequest)(nil),            // 0: berth.v1.WriteRequest
 	(*ObjectRef)(nil),               // 1: berth.v1.ObjectRef
@@ -1579,6 +1842,9 @@ var file_proto_berth_proto_goTypes = []any{
 	(*SnapshotSaveRequest)(nil),     // 23: berth.v1.SnapshotSaveRequest
 	(*SnapshotChunk)(nil),           // 24: berth.v1.SnapshotChunk
 	(*SnapshotRestoreResponse)(nil), // 25: berth.v1.SnapshotRestoreResponse
+	(*MembersRequest)(nil),          // 26: berth.v1.MembersRequest
+	(*Member)(nil),                  // 27: berth.v1.Member
+	(*MembersResponse)(nil),         // 28: berth.v1.MembersResponse
 }
 var file_proto_berth_proto_depIdxs = []int32{
 	1,  // 0: berth.v1.DeleteRequest.refs:type_name -> berth.v1.ObjectRef
@@ -1589,39 +1855,42 @@ var file_proto_berth_proto_depIdxs = []int32{
 	11, // 5: berth.v1.InfoResponse.known:type_name -> berth.v1.ServerInfo
 	11, // 6: berth.v1.JoinRequest.server:type_name -> berth.v1.ServerInfo
 	19, // 7: berth.v1.PeersResponse.peers:type_name -> berth.v1.Peer
-	0,  // 8: berth.v1.Resources.Apply:input_type -> berth.v1.WriteRequest
-	0,  // 9: berth.v1.Resources.Create:input_type -> berth.v1.WriteRequest
-	0,  // 10: berth.v1.Resources.Update:input_type -> berth.v1.WriteRequest
-	2,  // 11: berth.v1.Resources.Delete:input_type -> berth.v1.DeleteRequest
-	5,  // 12: berth.v1.Resources.Get:input_type -> berth.v1.GetRequest
-	7,  // 13: berth.v1.Resources.List:input_type -> berth.v1.ListRequest
-	9,  // 14: berth.v1.Resources.Watch:input_type -> berth.v1.WatchRequest
-	12, // 15: berth.v1.Cluster.Info:input_type -> berth.v1.InfoRequest
-	14, // 16: berth.v1.Cluster.Join:input_type -> berth.v1.JoinRequest
-	16, // 17: berth.v1.Cluster.RemoveServer:input_type -> berth.v1.RemoveServerRequest
-	18, // 18: berth.v1.Cluster.Peers:input_type -> berth.v1.PeersRequest
-	21, // 19: berth.v1.Cluster.ReadIndex:input_type -> berth.v1.ReadIndexRequest
-	23, // 20: berth.v1.Cluster.SnapshotSave:input_type -> berth.v1.SnapshotSaveRequest
-	24, // 21: berth.v1.Cluster.SnapshotRestore:input_type -> berth.v1.SnapshotChunk
-	4,  // 22: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
-	4,  // 23: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
-	4,  // 24: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
-	4,  // 25: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
-	6,  // 26: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
-	8,  // 27: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
-	10, // 28: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
-	13, // 29: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
-	15, // 30: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
-	17, // 31: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
-	20, // 32: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
-	22, // 33: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
-	24, // 34: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
-	25, // 35: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
-	22, // [22:36] is the sub-list for method output_type
-	8,  // [8:22] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	27, // 8: berth.v1.MembersResponse.members:type_name -> berth.v1.Member
+	0,  // 9: berth.v1.Resources.Apply:input_type -> berth.v1.WriteRequest
+	0,  // 10: berth.v1.Resources.Create:input_type -> berth.v1.WriteRequest
+	0,  // 11: berth.v1.Resources.Update:input_type -> berth.v1.WriteRequest
+	2,  // 12: berth.v1.Resources.Delete:input_type -> berth.v1.DeleteRequest
+	5,  // 13: berth.v1.Resources.Get:input_type -> berth.v1.GetRequest
+	7,  // 14: berth.v1.Resources.List:input_type -> berth.v1.ListRequest
+	9,  // 15: berth.v1.Resources.Watch:input_type -> berth.v1.WatchRequest
+	12, // 16: berth.v1.Cluster.Info:input_type -> berth.v1.InfoRequest
+	14, // 17: berth.v1.Cluster.Join:input_type -> berth.v1.JoinRequest
+	16, // 18: berth.v1.Cluster.RemoveServer:input_type -> berth.v1.RemoveServerRequest
+	18, // 19: berth.v1.Cluster.Peers:input_type -> berth.v1.PeersRequest
+	21, // 20: berth.v1.Cluster.ReadIndex:input_type -> berth.v1.ReadIndexRequest
+	23, // 21: berth.v1.Cluster.SnapshotSave:input_type -> berth.v1.SnapshotSaveRequest
+	24, // 22: berth.v1.Cluster.SnapshotRestore:input_type -> berth.v1.SnapshotChunk
+	26, // 23: berth.v1.Cluster.Members:input_type -> berth.v1.MembersRequest
+	4,  // 24: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
+	4,  // 25: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
+	4,  // 26: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
+	4,  // 27: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
+	6,  // 28: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
+	8,  // 29: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
+	10, // 30: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
+	13, // 31: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
+	15, // 32: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
+	17, // 33: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
+	20, // 34: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
+	22, // 35: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
+	24, // 36: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
+	25, // 37: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
+	28, // 38: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
+	24, // [24:39] is the sub-list for method output_type
+	9,  // [9:24] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_proto_berth_proto_init() }
@@ -1635,7 +1904,7 @@ func file_proto_berth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_berth_proto_rawDesc), len(file_proto_berth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

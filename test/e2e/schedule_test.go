@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,24 +14,6 @@ import (
 )
 
 const scheduleManifest = `apiVersion: v1
-kind: Node
-metadata:
-  name: small
-  labels: {kubernetes.io/hostname: small}
-status:
-  capacity: {cpu: "2", memory: 4Gi}
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: gpu
-  labels: {kubernetes.io/hostname: gpu, nvidia.com/gpu.product: NVIDIA-H100}
-status:
-  capacity: {cpu: "8", memory: 32Gi, nvidia.com/gpu: "2"}
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
 kind: Pod
 metadata: {name: web}
 spec:
@@ -64,8 +47,11 @@ spec:
 // the reason where `berth describe pod` shows it, until a node that fits
 // joins. Scheduling goes on under a new leader.
 func TestSchedulingThroughTheCluster(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Servers: 3})
+	c := testcluster.Start(t, testcluster.Options{Servers: 3, Args: []string{"--capacity", "cpu=1,memory=2Gi"}})
+	c.AddWorker(t, "--capacity", "cpu=2,memory=4Gi")
+	c.AddWorker(t, "--capacity", "cpu=8,memory=32Gi", "--fake-gpus", "2:NVIDIA H100:80Gi")
 	addr := c.Nodes[0].APIAddr()
+	waitNodes(t, c.Client(t), 5)
 	f := writeFile(t, t.TempDir(), "pods.yaml", scheduleManifest)
 	if out, stderr, code := berth(t, addr, "apply", "-f", f); code != 0 {
 		t.Fatalf("apply: %s %s", out, stderr)
@@ -73,12 +59,12 @@ func TestSchedulingThroughTheCluster(t *testing.T) {
 	ctx := ctxT(t, time.Minute)
 	cl := c.Client(t)
 	waitBound(t, ctx, cl, "web", "")
-	train := waitBound(t, ctx, cl, "train", "gpu")
+	train := waitBound(t, ctx, cl, "train", "w2")
 	if len(train.Spec.AssignedGPUs) != 2 || train.Spec.AssignedGPUs[0] == train.Spec.AssignedGPUs[1] {
 		t.Fatalf("train got GPUs %v", train.Spec.AssignedGPUs)
 	}
 
-	want := "0/2 nodes are available: 2 Insufficient cpu."
+	want := "0/5 nodes are available: 5 Insufficient cpu."
 	eventually(t, 20*time.Second, func() error {
 		out, stderr, code := berth(t, addr, "describe", "pod", "huge")
 		if code != 0 {
@@ -97,12 +83,8 @@ func TestSchedulingThroughTheCluster(t *testing.T) {
 	// pending pod in.
 	c.WaitLeader(t).Kill(t)
 	c.WaitLeader(t)
-	big := &api.Node{Metadata: api.ObjectMeta{Name: "big", Labels: map[string]string{api.LabelHostname: "big"}}}
-	big.Status.Capacity = api.ResourceList{api.ResourceCPU: "32", api.ResourceMemory: "64Gi"}
-	big.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}}
-	api.Default(big)
-	mustApply(t, ctx, cl, big)
-	huge := waitBound(t, ctx, cl, "huge", "big")
+	c.AddWorker(t, "--capacity", "cpu=32,memory=64Gi")
+	huge := waitBound(t, ctx, cl, "huge", "w3")
 	if c := huge.Condition(api.PodScheduled); c == nil || c.Status != api.ConditionTrue {
 		t.Fatalf("huge's condition: %+v", huge.Status.Conditions)
 	}
@@ -130,18 +112,16 @@ func waitBound(t *testing.T, ctx context.Context, cl *client.Client, name, node 
 // deletes what is bound there only when told that those pods would be
 // lost.
 func TestCordonAndDrain(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Servers: 1})
+	c := testcluster.Start(t, testcluster.Options{Servers: 1, Args: []string{"--capacity", "cpu=2,memory=4Gi"}})
+	c.AddWorker(t, "--capacity", "cpu=8,memory=32Gi", "--fake-gpus", "2:NVIDIA H100:80Gi")
 	addr := c.Nodes[0].APIAddr()
-	nodes := strings.Join(strings.Split(scheduleManifest, "---\n")[:2], "---\n")
-	if out, stderr, code := berth(t, addr, "apply", "-f", writeFile(t, t.TempDir(), "nodes.yaml", nodes)); code != 0 {
-		t.Fatalf("apply: %s %s", out, stderr)
-	}
 	ctx := ctxT(t, time.Minute)
 	cl := c.Client(t)
-	if out, stderr, code := berth(t, addr, "cordon", "gpu"); code != 0 || out != "node/gpu cordoned\n" {
+	waitNodes(t, cl, 2)
+	if out, stderr, code := berth(t, addr, "cordon", "w1"); code != 0 || out != "node/w1 cordoned\n" {
 		t.Fatalf("cordon: %q %q", out, stderr)
 	}
-	if out, _, _ := berth(t, addr, "get", "nodes"); !strings.Contains(out, "gpu     Ready,SchedulingDisabled") {
+	if out, _, _ := berth(t, addr, "get", "nodes"); !regexp.MustCompile(`(?m)^w1 +Ready,SchedulingDisabled +worker `).MatchString(out) {
 		t.Fatalf("get nodes:\n%s", out)
 	}
 	var pods []api.Object
@@ -153,26 +133,54 @@ func TestCordonAndDrain(t *testing.T) {
 	}
 	mustApply(t, ctx, cl, pods...)
 	for i := range 3 {
-		waitBound(t, ctx, cl, fmt.Sprintf("p%d", i), "small")
+		waitBound(t, ctx, cl, fmt.Sprintf("p%d", i), "s1")
 	}
-	if out, stderr, code := berth(t, addr, "uncordon", "gpu"); code != 0 || out != "node/gpu uncordoned\n" {
+	if out, stderr, code := berth(t, addr, "uncordon", "w1"); code != 0 || out != "node/w1 uncordoned\n" {
 		t.Fatalf("uncordon: %q %q", out, stderr)
 	}
-	_, stderr, code := berth(t, addr, "drain", "small")
-	if code == 0 || !strings.Contains(stderr, `cannot drain node "small": 3 pod(s) are not managed by a controller and would be lost: default/p0, default/p1, default/p2 (use --force to delete them)`) {
+	_, stderr, code := berth(t, addr, "drain", "s1")
+	if code == 0 || !strings.Contains(stderr, `cannot drain node "s1": 3 pod(s) are not managed by a controller and would be lost: default/p0, default/p1, default/p2 (use --force to delete them)`) {
 		t.Fatalf("drain without --force: exit %d, %q", code, stderr)
 	}
 	if objs, _, err := cl.List(ctx, "Pod", "default"); err != nil || len(objs) != 3 {
 		t.Fatalf("drain without --force deleted pods: %d, %v", len(objs), err)
 	}
-	out, stderr, code := berth(t, addr, "drain", "small", "--force")
-	if code != 0 || !strings.HasSuffix(out, "pod/default/p2 deleted\nnode/small drained\n") {
+	out, stderr, code := berth(t, addr, "drain", "s1", "--force")
+	if code != 0 || !strings.HasSuffix(out, "pod/default/p2 deleted\nnode/s1 drained\n") {
 		t.Fatalf("drain --force: %q %q", out, stderr)
 	}
 	if objs, _, err := cl.List(ctx, "Pod", "default"); err != nil || len(objs) != 0 {
 		t.Fatalf("after drain: %d pods, %v", len(objs), err)
 	}
-	if out, _, _ := berth(t, addr, "get", "node", "small"); !strings.Contains(out, "SchedulingDisabled") {
+	if out, _, _ := berth(t, addr, "get", "node", "s1"); !strings.Contains(out, "SchedulingDisabled") {
 		t.Fatalf("drained node not cordoned:\n%s", out)
 	}
+}
+
+// waitNodes waits until n nodes are Ready.
+func waitNodes(t *testing.T, cl *client.Client, n int) []*api.Node {
+	t.Helper()
+	var nodes []*api.Node
+	eventually(t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		objs, _, err := cl.List(ctx, "Node", "")
+		if err != nil {
+			return err
+		}
+		nodes = nodes[:0]
+		var ready []string
+		for _, o := range objs {
+			nd := o.(*api.Node)
+			nodes = append(nodes, nd)
+			if nd.Ready() {
+				ready = append(ready, nd.Metadata.Name)
+			}
+		}
+		if len(ready) != n {
+			return fmt.Errorf("%d nodes Ready (%v), want %d", len(ready), ready, n)
+		}
+		return nil
+	})
+	return nodes
 }
