@@ -4,7 +4,7 @@ GO      ?= go
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 PKGS    := ./...
 # Packages with concurrency run under the race detector.
-RACE    := ./fsm/... ./raft/... ./agent/... ./client/... ./controller/... ./scheduler/...
+RACE    := ./fsm/... ./raft/... ./agent/... ./client/... ./controller/... ./scheduler/... ./gossip/...
 
 .PHONY: all build run stop test test-unit test-e2e bench proto lint deps clean
 
@@ -31,6 +31,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./scheduler/...
 	$(GO) test -run '^$$' -bench ScheduleEndToEnd -benchtime 1x -timeout 10m ./agent/
+	BERTH_BIN=$(CURDIR)/bin/berth $(GO) test -run '^$$' -bench 'Detection|NoFalseNotReady' -benchtime 1x -timeout 30m ./test/e2e/
 	@bash scripts/bench.sh
 
 proto:

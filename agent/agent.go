@@ -78,6 +78,8 @@ type Agent struct {
 	sched *controller.Scheduler
 	nodes *controller.Nodes
 	pool  *gossip.Pool
+	// inventory is how this agent measures its machine.
+	inventory gossip.InventoryConfig
 	// goodServer is the last server a worker's proxy reached.
 	goodServer atomic.Pointer[string]
 
@@ -137,6 +139,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	go func() {
 		defer a.wg.Done()
 		a.joinGossip(ctx)
+		a.remeasure(ctx)
 	}()
 	if cfg.Server {
 		a.wg.Add(1)

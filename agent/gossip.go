@@ -55,8 +55,32 @@ func (a *Agent) startGossip(apiAddr, raftAddr string) error {
 	if err != nil {
 		return err
 	}
-	a.pool = pool
+	a.pool, a.inventory = pool, ic
 	return nil
+}
+
+// InventoryInterval is how often an agent measures its machine again (a
+// GPU that appeared or failed, a disk that grew); a change is announced.
+const InventoryInterval = 30 * time.Second
+
+// remeasure keeps the announced inventory current.
+func (a *Agent) remeasure(ctx context.Context) {
+	t := time.NewTicker(InventoryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		inv, err := gossip.MeasureInventory(a.inventory)
+		if err == nil {
+			err = a.pool.SetInventory(inv)
+		}
+		if err != nil {
+			a.log.Warn("inventory", "err", err)
+		}
+	}
 }
 
 // joinGossip joins the pool through the API addresses given with --join:

@@ -168,6 +168,10 @@ func (c *Nodes) reconcileOne(ctx context.Context, name string, m *Member) error 
 		return nil // nothing to record until the inventory arrives
 	}
 	want := c.desired(cur, m)
+	api.Default(want)
+	if err := api.Validate(want); err != nil {
+		return fmt.Errorf("node %s from gossip: %w", name, err)
+	}
 	if cur != nil && sameNode(cur, want) {
 		return nil
 	}

@@ -24,6 +24,9 @@ type Meta struct {
 	// Generation grows with every change of the member's inventory; it
 	// starts from the agent's start time, so a restarted agent's is newer.
 	Generation uint64 `json:"g"`
+	// Leaving is announced just before a graceful leave: memberlist's
+	// leave event does not tell a departure from a failure.
+	Leaving bool `json:"l,omitempty"`
 }
 
 // HasRole reports whether the member has the role.

@@ -42,13 +42,15 @@ type Config struct {
 	Meta      Meta
 	Inventory *Inventory
 
-	// Failure detection. Defaults are tuned for a LAN: a member that stops
-	// answering is declared dead about two seconds later.
-	ProbeInterval time.Duration // 500ms
-	ProbeTimeout  time.Duration // 250ms
-	// SuspicionMult: a suspect has SuspicionMult × log10(members) ×
-	// ProbeInterval to refute before it is declared dead, once another
-	// member confirms the suspicion (3).
+	// Failure detection (memberlist's SWIM with Lifeguard). Defaults are
+	// tuned for a LAN: a member that stops answering is declared dead
+	// about 1.5 s later, under 3 s in 99 cases of 100 (BenchmarkDetection).
+	ProbeInterval time.Duration // 300ms
+	ProbeTimeout  time.Duration // 150ms
+	// SuspicionMult: a suspect has SuspicionMult × max(1, log10(members))
+	// × ProbeInterval to refute before it is declared dead (2). From 3 on,
+	// memberlist waits longer (up to twice that) unless other members
+	// confirm the suspicion.
 	SuspicionMult int
 	// RejoinInterval is how often the agent re-joins members it knows
 	// that are not alive in its view, so that the pool heals after a
@@ -63,13 +65,13 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.ProbeInterval == 0 {
-		c.ProbeInterval = 500 * time.Millisecond
+		c.ProbeInterval = 300 * time.Millisecond
 	}
 	if c.ProbeTimeout == 0 {
-		c.ProbeTimeout = 250 * time.Millisecond
+		c.ProbeTimeout = 150 * time.Millisecond
 	}
 	if c.SuspicionMult == 0 {
-		c.SuspicionMult = 3
+		c.SuspicionMult = 2
 	}
 	if c.RejoinInterval == 0 {
 		c.RejoinInterval = 5 * time.Second
@@ -140,14 +142,16 @@ func Start(cfg Config) (*Pool, error) {
 	mc.Name = cfg.Name
 	mc.BindAddr = cfg.BindAddr
 	mc.BindPort = cfg.Port
-	mc.AdvertiseAddr = cfg.AdvertiseAddr
-	mc.AdvertisePort = cfg.Port
+	if cfg.Port != 0 {
+		// With port 0 memberlist advertises what it bound.
+		mc.AdvertiseAddr, mc.AdvertisePort = cfg.AdvertiseAddr, cfg.Port
+	}
 	mc.ProbeInterval = cfg.ProbeInterval
 	mc.ProbeTimeout = cfg.ProbeTimeout
 	mc.SuspicionMult = cfg.SuspicionMult
-	// Without confirmations a suspect gets this many times the least
-	// suspicion timeout; 3 keeps detection bounded in small pools.
-	mc.SuspicionMaxTimeoutMult = 3
+	// Without confirmations from other members a suspect gets twice the
+	// least suspicion timeout: detection stays bounded in small pools.
+	mc.SuspicionMaxTimeoutMult = 2
 	mc.TCPTimeout = 5 * time.Second
 	mc.PushPullInterval = 15 * time.Second
 	// A member that comes back on a new address (a restarted agent) takes
@@ -269,7 +273,13 @@ func (p *Pool) SetInventory(inv *Inventory) error {
 // Leave tells the pool that this agent goes, waits up to timeout for the
 // word to spread, and closes the sockets.
 func (p *Pool) Leave(timeout time.Duration) error {
-	err := p.ml.Leave(timeout)
+	p.mu.Lock()
+	p.meta.Leaving = true
+	p.mu.Unlock()
+	if err := p.ml.UpdateNode(timeout / 2); err != nil {
+		p.log.Debug("announce leaving", "err", err)
+	}
+	err := p.ml.Leave(timeout / 2)
 	p.Shutdown()
 	return err
 }
@@ -505,7 +515,7 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 
 func (e *events) NotifyLeave(n *memberlist.Node) {
 	state := StateDead
-	if n.State == memberlist.StateLeft {
+	if meta, err := decodeMeta(n.Meta); err == nil && meta.Leaving {
 		state = StateLeft
 	}
 	(*Pool)(e).update(n, state)

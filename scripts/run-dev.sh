@@ -30,12 +30,16 @@ echo
 "$bin" get configmaps -n demo
 echo
 "$bin" get secrets -n demo
+echo
+"$bin" get nodes
 cat <<TXT
 
-Berth is running: one dev server, API on 127.0.0.1:7400 (log: $state/agent.log).
+Berth is running: one dev server (also a worker node), API on 127.0.0.1:7400,
+gossip on 7402 (log: $state/agent.log).
 Try:
   $bin get configmaps -n demo -o yaml
   $bin watch configmaps -n demo          # and in another shell: $bin apply -f examples/demo.yaml
   $bin describe secret web-credentials -n demo
+  $bin describe node dev                 # capacity, labels, GPUs (through NVML)
 Stop it with: make stop
 TXT

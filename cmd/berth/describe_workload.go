@@ -86,7 +86,17 @@ func nodeFields(tw io.Writer, n *api.Node) {
 		fmt.Fprintf(tw, "%s:\t%s\n", a.Type, a.Address)
 	}
 	for _, g := range n.Status.GPUs {
-		fmt.Fprintf(tw, "GPU %d:\t%s %s\n", g.Index, g.ID, g.Model)
+		var detail []string
+		if g.Model != "" {
+			detail = append(detail, g.Model)
+		}
+		if g.MemoryBytes > 0 {
+			detail = append(detail, memString(g.MemoryBytes))
+		}
+		if g.MIGEnabled {
+			detail = append(detail, "MIG enabled")
+		}
+		fmt.Fprintf(tw, "GPU %d:\t%s %s\n", g.Index, g.ID, strings.Join(detail, ", "))
 	}
 }
 

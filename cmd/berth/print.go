@@ -350,4 +350,3 @@ func milliString(m int64) string {
 	}
 	return fmt.Sprintf("%dm", m)
 }
-

@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"client":        {"api", "proto/berthpb"},
 	"agent":         {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver"},
 	"cmd/berth":     {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "agent", "client"},
-	"jepsen":        {"api", "proto/berthpb", "client", "internal/testcluster"},
+	"jepsen":        {"api", "proto/berthpb", "client", "internal/testcluster", "internal/testnet"},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -53,10 +53,10 @@ func Binary(tb testing.TB) string {
 	return buildPath
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port that was free a moment ago.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", ":0") // free on every address, loopback or a test bridge
 	if err != nil {
 		tb.Fatalf("testcluster: free port: %v", err)
 	}
@@ -67,6 +67,10 @@ func FreePort(tb testing.TB) int {
 // Options configure a cluster.
 type Options struct {
 	Servers int
+	// Bind is the address servers (and AddWorker's workers) bind
+	// (127.0.0.1): a test bridge's address lets agents in network
+	// namespaces reach them.
+	Bind string
 	// Args are extra flags for every agent (e.g. --raft-snapshot-threshold).
 	Args []string
 }
@@ -76,6 +80,7 @@ type Cluster struct {
 	Nodes []*Node // servers
 	// Workers are agents without --server, added by AddWorker.
 	Workers []*Node
+	bind    string
 	bin     string
 	base    string
 }
@@ -86,11 +91,11 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 	i := len(c.Nodes) + 1
 	n := &Node{
 		Name: fmt.Sprintf("s%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("s%d", i)),
-		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin,
+		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind,
 	}
 	n.logPath = filepath.Join(c.base, n.Name+".log")
 	n.args = []string{
-		"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", "127.0.0.1",
+		"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", n.IP,
 		"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort),
 		"--gossip-port", strconv.Itoa(n.GossipPort), "--log-level", "warn",
 	}
@@ -99,9 +104,23 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 }
 
 // AddWorker starts a worker agent (no --server) that joins through the
-// API address of the first running server, with the extra flags given (such as
-// --capacity), and returns it. It is stopped at the end of the test.
+// API address of the first running server, with the extra flags given
+// (such as --capacity), and returns it. It is stopped at the end of the
+// test.
 func (c *Cluster) AddWorker(tb testing.TB, args ...string) *Node {
+	tb.Helper()
+	return c.AddWorkerIn(tb, nil, args...)
+}
+
+// Host is a network namespace of the test's own (internal/testnet).
+type Host interface {
+	IP() string
+	Command(name string, args ...string) *exec.Cmd
+}
+
+// AddWorkerIn is AddWorker in a network namespace: the worker binds the
+// host's address and runs inside it.
+func (c *Cluster) AddWorkerIn(tb testing.TB, host Host, args ...string) *Node {
 	tb.Helper()
 	i := len(c.Workers) + 1
 	via := c.Nodes[0]
@@ -113,11 +132,14 @@ func (c *Cluster) AddWorker(tb testing.TB, args ...string) *Node {
 	}
 	n := &Node{
 		Name: fmt.Sprintf("w%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("w%d", i)),
-		APIPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin,
+		APIPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind,
+	}
+	if host != nil {
+		n.IP, n.command = host.IP(), host.Command
 	}
 	n.logPath = filepath.Join(c.base, n.Name+".log")
 	n.args = []string{
-		"agent", "--name", n.Name, "--data-dir", n.DataDir, "--bind", "127.0.0.1",
+		"agent", "--name", n.Name, "--data-dir", n.DataDir, "--bind", n.IP,
 		"--api-port", strconv.Itoa(n.APIPort), "--gossip-port", strconv.Itoa(n.GossipPort),
 		"--log-level", "warn", "--join", via.APIAddr(),
 	}
@@ -181,11 +203,13 @@ func (n *Node) WipeData(tb testing.TB) {
 // across restarts.
 type Node struct {
 	Name       string
+	IP         string // the address it binds
 	DataDir    string
 	APIPort    int
 	RaftPort   int
 	GossipPort int
 	args       []string
+	command    func(name string, args ...string) *exec.Cmd // exec.Command, or a host's
 	bin        string
 	logPath    string
 
@@ -195,7 +219,7 @@ type Node struct {
 }
 
 // APIAddr is the node's API address.
-func (n *Node) APIAddr() string { return "127.0.0.1:" + strconv.Itoa(n.APIPort) }
+func (n *Node) APIAddr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.APIPort)) }
 
 // Start starts a cluster of opts.Servers servers that bootstrap together,
 // waits until it has a leader, and stops every process at the end of the
@@ -205,7 +229,10 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	if opts.Servers <= 0 {
 		opts.Servers = 3
 	}
-	c := &Cluster{bin: Binary(tb), base: tb.TempDir()}
+	if opts.Bind == "" {
+		opts.Bind = "127.0.0.1"
+	}
+	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind}
 	for i := 0; i < opts.Servers; i++ {
 		c.newNode(tb)
 	}
@@ -252,7 +279,11 @@ func (n *Node) Start(tb testing.TB) {
 	if err != nil {
 		tb.Fatalf("testcluster: %v", err)
 	}
-	cmd := exec.Command(n.bin, n.args...)
+	command := exec.Command
+	if n.command != nil {
+		command = n.command
+	}
+	cmd := command(n.bin, n.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
