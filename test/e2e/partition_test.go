@@ -59,4 +59,3 @@ func TestPartitionHeals(t *testing.T) {
 	})
 	t.Logf("full membership %v after the heal", time.Since(healed).Round(100*time.Millisecond))
 }
-
