@@ -3,14 +3,17 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/internal/testcluster"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -18,14 +21,13 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+func freePort(t testing.TB) int { return testcluster.FreePort(t) }
+
+// testKey is a gossip key of the test's own: agents of tests that run side
+// by side never gossip with each other.
+func testKey(t testing.TB) []byte {
+	k := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", strings.Split(t.Name(), "/")[0], os.Getpid())))
+	return k[:]
 }
 
 type testServer struct {
@@ -35,7 +37,7 @@ type testServer struct {
 
 func newServer(t testing.TB, name string, expect int) *testServer {
 	return &testServer{cfg: Config{
-		Name: name, DataDir: t.TempDir(), BindAddr: "127.0.0.1", APIPort: freePort(t), RaftPort: freePort(t), Server: true,
+		Name: name, DataDir: t.TempDir(), BindAddr: "127.0.0.1", APIPort: freePort(t), RaftPort: freePort(t), GossipPort: freePort(t), GossipKey: testKey(t), Server: true,
 		BootstrapExpect: expect, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard,
 	}}
 }

@@ -60,6 +60,7 @@ type Node struct {
 	logs   *raftboltdb.BoltStore
 	trans  *hraft.NetworkTransport
 	snaps  *hraft.FileSnapshotStore
+	ctx    context.Context // ends when Close begins
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -140,7 +141,7 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 		return nil, fmt.Errorf("raft: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cfg: cfg, raft: r, fsm: f, logs: logs, trans: trans, snaps: snaps, cancel: cancel, done: make(chan struct{})}
+	n := &Node{cfg: cfg, raft: r, fsm: f, logs: logs, trans: trans, snaps: snaps, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go n.leaderLoop(ctx)
 	return n, nil
 }
@@ -296,7 +297,17 @@ func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (*fsm.Result, error)
 		return nil, fmt.Errorf("raft: encode command: %w", err)
 	}
 	fut := n.raft.Apply(b, timeout(ctx))
-	if err := n.wrap(fut.Error()); err != nil {
+	// hashicorp/raft never answers a future that was queued when it shut
+	// down: wait for the node's end too, not only the future.
+	errc := make(chan error, 1)
+	go func() { errc <- fut.Error() }()
+	var ferr error
+	select {
+	case ferr = <-errc:
+	case <-n.ctx.Done():
+		return nil, ErrShutdown
+	}
+	if err := n.wrap(ferr); err != nil {
 		return nil, err
 	}
 	res, ok := fut.Response().(*fsm.Result)

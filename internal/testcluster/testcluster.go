@@ -2,7 +2,10 @@ package testcluster
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -53,15 +56,46 @@ func Binary(tb testing.TB) string {
 	return buildPath
 }
 
-// FreePort returns a TCP port that was free a moment ago.
+// FreePort returns a port that was free a moment ago for both TCP and UDP
+// (gossip uses both), on every address. It is picked at random below the
+// kernel's ephemeral range, so that the outgoing connections of the many
+// agents that tests run side by side do not take it before its agent
+// binds it.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", ":0") // free on every address, loopback or a test bridge
-	if err != nil {
-		tb.Fatalf("testcluster: free port: %v", err)
+	lo, hi := 10000, 32000
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var first, last int
+		if _, err := fmt.Sscan(string(b), &first, &last); err == nil && first-1 < hi {
+			hi = first - 1 // an unusual range: stay below it
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for range 1000 {
+		port := lo + rand.IntN(max(1, hi-lo))
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", ":"+strconv.Itoa(port))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return port
+	}
+	tb.Fatalf("testcluster: no free port in %d-%d", lo, hi)
+	return 0
+}
+
+// GossipKey returns a random gossip key (base64), so that the agents of
+// one test never gossip with those of another test running beside it.
+func GossipKey() string {
+	var b [32]byte
+	if _, err := crand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return base64.StdEncoding.EncodeToString(b[:])
 }
 
 // Options configure a cluster.
@@ -81,6 +115,7 @@ type Cluster struct {
 	// Workers are agents without --server, added by AddWorker.
 	Workers []*Node
 	bind    string
+	key     string // gossip key of this cluster
 	bin     string
 	base    string
 }
@@ -97,7 +132,7 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 	n.args = []string{
 		"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", n.IP,
 		"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort),
-		"--gossip-port", strconv.Itoa(n.GossipPort), "--log-level", "warn",
+		"--gossip-port", strconv.Itoa(n.GossipPort), "--gossip-key", c.key, "--log-level", "warn",
 	}
 	c.Nodes = append(c.Nodes, n)
 	return n
@@ -141,7 +176,7 @@ func (c *Cluster) AddWorkerIn(tb testing.TB, host Host, args ...string) *Node {
 	n.args = []string{
 		"agent", "--name", n.Name, "--data-dir", n.DataDir, "--bind", n.IP,
 		"--api-port", strconv.Itoa(n.APIPort), "--gossip-port", strconv.Itoa(n.GossipPort),
-		"--log-level", "warn", "--join", via.APIAddr(),
+		"--gossip-key", c.key, "--log-level", "warn", "--join", via.APIAddr(),
 	}
 	n.args = append(n.args, args...)
 	c.Workers = append(c.Workers, n)
@@ -232,7 +267,7 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	if opts.Bind == "" {
 		opts.Bind = "127.0.0.1"
 	}
-	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind}
+	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind, key: GossipKey()}
 	for i := 0; i < opts.Servers; i++ {
 		c.newNode(tb)
 	}
