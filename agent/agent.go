@@ -139,6 +139,10 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	go func() {
 		defer a.wg.Done()
 		a.joinGossip(ctx)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
 		a.remeasure(ctx)
 	}()
 	if cfg.Server {

@@ -83,18 +83,31 @@ func (a *Agent) remeasure(ctx context.Context) {
 	}
 }
 
-// joinGossip joins the pool through the API addresses given with --join:
-// each answers with the gossip addresses of the members it sees. It tries
-// until one member is reached; from then on the pool's own re-join keeps
-// the agent in.
+// joinGossip joins the pool through API addresses of members: those given
+// with --join and, on a server, those of the servers recorded in the state
+// (a whole cluster restarted without --join finds itself again). Each
+// answers with the gossip addresses of the members it sees. It tries until
+// one member is reached, and again whenever this agent finds itself alone;
+// otherwise the pool's own re-join of the members it remembers keeps the
+// agent in.
 func (a *Agent) joinGossip(ctx context.Context) {
-	if len(a.cfg.Join) == 0 {
-		return
-	}
 	delay := 200 * time.Millisecond
 	for ctx.Err() == nil {
+		if len(a.pool.Alive()) > 1 {
+			delay = 200 * time.Millisecond
+			sleep(ctx, 5*time.Second)
+			continue
+		}
+		seeds := slices.Clone(a.cfg.Join)
+		if a.fsm != nil {
+			for _, s := range a.fsm.View().Servers() {
+				if s.ID != a.cfg.Name && s.APIAddr != "" && !slices.Contains(seeds, s.APIAddr) {
+					seeds = append(seeds, s.APIAddr)
+				}
+			}
+		}
 		var addrs []string
-		for _, j := range a.cfg.Join {
+		for _, j := range seeds {
 			info, err := a.info(ctx, j)
 			if err != nil {
 				a.log.Debug("gossip join: info", "addr", j, "err", err)
@@ -113,7 +126,7 @@ func (a *Agent) joinGossip(ctx context.Context) {
 			n, err := a.pool.Join(addrs)
 			if err == nil {
 				a.log.Info("joined the gossip pool", "reached", n)
-				return
+				continue
 			}
 			a.log.Error("gossip join", "err", err)
 		}

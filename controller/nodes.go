@@ -112,16 +112,19 @@ func (c *Nodes) Stats() NodesStats {
 func (c *Nodes) Run(ctx context.Context) {
 	tick := time.NewTicker(c.cfg.Resync)
 	defer tick.Stop()
+	backoff := 200 * time.Millisecond
 	for {
 		if err := c.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("reconcile nodes", "err", err)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(backoff):
 			}
+			backoff = min(2*backoff, c.cfg.Resync)
 			continue
 		}
+		backoff = 200 * time.Millisecond
 		select {
 		case <-ctx.Done():
 			return

@@ -140,3 +140,29 @@ func TestGossipKeyAndServerLoss(t *testing.T) {
 	}
 	getCM(t, ctxT(t, 5*time.Second), cl, "through-worker")
 }
+
+// Servers restarted together without --join find each other's gossip
+// through the servers recorded in the state: all their nodes are Ready.
+func TestServersRegossipAfterRestart(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Servers: 3})
+	cl := c.Client(t)
+	waitNodes(t, cl, 3)
+	for _, n := range c.Nodes {
+		n.Kill(t)
+	}
+	for _, n := range c.Nodes {
+		n.DropFlag("--join")
+		n.DropFlag("--bootstrap-expect")
+		n.Start(t)
+	}
+	c.WaitLeader(t)
+	eventually(t, 30*time.Second, func() error {
+		for _, n := range c.Nodes {
+			if out, _, _ := berth(t, n.APIAddr(), "members"); strings.Count(out, " alive ") != 3 {
+				return fmt.Errorf("members of %s:\n%s", n.Name, out)
+			}
+		}
+		return nil
+	})
+	waitNodes(t, cl, 3)
+}
