@@ -31,6 +31,8 @@ echo
 echo
 "$bin" get secrets -n demo
 echo
+# The leader records the agent as a node once its gossip inventory is in.
+for _ in $(seq 1 50); do "$bin" get node dev >/dev/null 2>&1 && break; sleep 0.1; done
 "$bin" get nodes
 cat <<TXT
 
