@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/gossip"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"github.com/berth-dev/berth/raft"
 )
@@ -117,12 +118,12 @@ func (d *discovery) step(ctx context.Context) bool {
 		}
 	}
 	for _, addr := range addrs {
-		info, err := d.info(ctx, addr)
+		info, err := d.a.info(ctx, addr, d.self)
 		if err != nil {
 			d.a.log.Debug("discovery", "addr", addr, "err", err)
 			continue
 		}
-		if !info.InCluster && len(info.Roles) > 0 && !slices.Contains(info.Roles, "server") {
+		if !info.InCluster && len(info.Roles) > 0 && !slices.Contains(info.Roles, gossip.RoleServer) {
 			continue // a worker that knows no server yet: not a peer to bootstrap with
 		}
 		if !info.InCluster {
@@ -166,16 +167,6 @@ func (d *discovery) step(ctx context.Context) bool {
 		d.a.log.Error("bootstrap", "err", err)
 	}
 	return true
-}
-
-func (d *discovery) info(ctx context.Context, addr string) (*pb.InfoResponse, error) {
-	conn, err := d.a.conns.get(addr)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	return pb.NewClusterClient(conn).Info(ctx, &pb.InfoRequest{Caller: d.self})
 }
 
 func (d *discovery) join(ctx context.Context, addr string) error { return d.callJoin(ctx, addr, false) }

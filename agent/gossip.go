@@ -108,7 +108,7 @@ func (a *Agent) joinGossip(ctx context.Context) {
 		}
 		var addrs []string
 		for _, j := range seeds {
-			info, err := a.info(ctx, j)
+			info, err := a.info(ctx, j, nil)
 			if err != nil {
 				a.log.Debug("gossip join: info", "addr", j, "err", err)
 				continue
@@ -135,14 +135,16 @@ func (a *Agent) joinGossip(ctx context.Context) {
 	}
 }
 
-func (a *Agent) info(ctx context.Context, addr string) (*pb.InfoResponse, error) {
+// info asks the agent at an API address about itself; caller introduces
+// a server looking for peers (nil otherwise).
+func (a *Agent) info(ctx context.Context, addr string, caller *pb.ServerInfo) (*pb.InfoResponse, error) {
 	conn, err := a.conns.get(addr)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return pb.NewClusterClient(conn).Info(ctx, &pb.InfoRequest{})
+	return pb.NewClusterClient(conn).Info(ctx, &pb.InfoRequest{Caller: caller})
 }
 
 // members is the leader's gossip view for the node lifecycle.

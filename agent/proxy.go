@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/berth-dev/berth/gossip"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -81,7 +82,7 @@ func (a *Agent) proxy(_ any, ss grpc.ServerStream) error {
 func (a *Agent) workerInfo() *pb.InfoResponse {
 	resp := &pb.InfoResponse{Self: &pb.ServerInfo{Id: a.cfg.Name, ApiAddr: a.APIAddr(), GossipAddr: a.pool.Addr()}}
 	for _, m := range a.pool.Members() {
-		if m.State == "alive" && m.Meta.HasRole("server") {
+		if m.State == gossip.StateAlive && m.Meta.HasRole(gossip.RoleServer) {
 			resp.Known = append(resp.Known, &pb.ServerInfo{Id: m.Name, ApiAddr: m.Meta.API, RaftAddr: m.Meta.Raft, GossipAddr: m.Addr})
 		}
 	}
