@@ -330,6 +330,16 @@ func (m *Member) node() *memberlist.Node {
 	return &memberlist.Node{Name: m.Name, Addr: m.ip, Port: m.port}
 }
 
+// memberLocked returns the record of a member, new if none; p.mu is held.
+func (p *Pool) memberLocked(name string) *Member {
+	m, ok := p.members[name]
+	if !ok {
+		m = &Member{Name: name}
+		p.members[name] = m
+	}
+	return m
+}
+
 // receiveInventory keeps a member's inventory if it is newer than the one
 // held.
 func (p *Pool) receiveInventory(msg inventoryMsg) {
@@ -338,12 +348,8 @@ func (p *Pool) receiveInventory(msg inventoryMsg) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m, ok := p.members[msg.Name]
-	if !ok {
-		// Not met yet (the inventory came first): keep it for when it is.
-		m = &Member{Name: msg.Name}
-		p.members[msg.Name] = m
-	}
+	// A member not met yet (the inventory came first) keeps it for when it is.
+	m := p.memberLocked(msg.Name)
 	if msg.Generation < m.InventoryGeneration {
 		return
 	}
@@ -537,11 +543,7 @@ func (p *Pool) update(n *memberlist.Node, state string) *Member {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m, ok := p.members[n.Name]
-	if !ok {
-		m = &Member{Name: n.Name}
-		p.members[n.Name] = m
-	}
+	m := p.memberLocked(n.Name)
 	if err == nil {
 		m.Meta = meta
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/client"
 	"github.com/berth-dev/berth/internal/testcluster"
 )
 
@@ -31,7 +30,7 @@ func BenchmarkDetection(b *testing.B) {
 	c.AddWorker(b)
 	c.AddWorker(b)
 	cl := c.Client(b)
-	waitReadyCount(b, cl, 5)
+	waitNodes(b, cl, 5)
 	b.ResetTimer()
 	for range b.N {
 		var killed, stopped []time.Duration
@@ -39,15 +38,17 @@ func BenchmarkDetection(b *testing.B) {
 			w := c.Workers[i%2]
 			start := time.Now()
 			w.Kill(b)
-			killed = append(killed, untilReady(b, cl, w.Name, false, start))
+			nodeReady(b, cl, w.Name, false, 30*time.Second)
+			killed = append(killed, time.Since(start))
 			w.Start(b)
-			untilReady(b, cl, w.Name, true, time.Now())
+			nodeReady(b, cl, w.Name, true, 30*time.Second)
 
 			start = time.Now()
 			w.Pause(b)
-			stopped = append(stopped, untilReady(b, cl, w.Name, false, start))
+			nodeReady(b, cl, w.Name, false, 30*time.Second)
+			stopped = append(stopped, time.Since(start))
 			w.Resume(b)
-			untilReady(b, cl, w.Name, true, time.Now())
+			nodeReady(b, cl, w.Name, true, 30*time.Second)
 			time.Sleep(time.Second) // let the pool settle
 		}
 		for _, r := range []struct {
@@ -82,7 +83,7 @@ func BenchmarkNoFalseNotReady(b *testing.B) {
 	c.AddWorker(b)
 	c.AddWorker(b)
 	cl := c.Client(b)
-	waitReadyCount(b, cl, 5)
+	waitNodes(b, cl, 5)
 	objs, rev, err := cl.List(context.Background(), "Node", "")
 	if err != nil || len(objs) != 5 {
 		b.Fatal(len(objs), err)
@@ -122,43 +123,6 @@ func BenchmarkNoFalseNotReady(b *testing.B) {
 	}
 	b.Logf("%v under load (%d writes): %d false NotReady", soak, writes.Load(), falseNotReady)
 	b.ReportMetric(float64(falseNotReady), "false-NotReady")
-}
-
-// untilReady polls the node until its Ready is want and returns the time
-// since start.
-func untilReady(tb testing.TB, cl *client.Client, name string, want bool, start time.Time) time.Duration {
-	tb.Helper()
-	deadline := start.Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		obj, err := cl.Get(ctx, "Node", "", name)
-		cancel()
-		if err == nil && obj.(*api.Node).Ready() == want {
-			return time.Since(start)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	tb.Fatalf("node %s: Ready never became %v", name, want)
-	return 0
-}
-
-func waitReadyCount(tb testing.TB, cl *client.Client, n int) {
-	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		objs, _, err := cl.List(context.Background(), "Node", "")
-		ready := 0
-		for _, o := range objs {
-			if o.(*api.Node).Ready() {
-				ready++
-			}
-		}
-		if err == nil && ready == n {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	tb.Fatalf("%d nodes not Ready within 30s", n)
 }
 
 // percentile returns the p-th percentile (nearest rank).

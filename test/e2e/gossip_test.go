@@ -13,23 +13,28 @@ import (
 	"github.com/berth-dev/berth/internal/testcluster"
 )
 
-// nodeReady waits until the node's Ready condition is (or is not) True.
-func nodeReady(t *testing.T, cl *client.Client, name string, ready bool, within time.Duration) time.Duration {
-	t.Helper()
+// nodeReady waits (up to within, polling every 20 ms) until the node's
+// Ready condition is, or is not, True, and returns how long that took.
+func nodeReady(tb testing.TB, cl *client.Client, name string, ready bool, within time.Duration) time.Duration {
+	tb.Helper()
 	start := time.Now()
-	eventually(t, within, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
+	var last error
+	for time.Since(start) < within {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		obj, err := cl.Get(ctx, "Node", "", name)
-		if err != nil {
-			return err
+		cancel()
+		if err == nil {
+			n := obj.(*api.Node)
+			if n.Ready() == ready {
+				return time.Since(start)
+			}
+			err = fmt.Errorf("Ready=%v: %+v", n.Ready(), n.Status.Conditions)
 		}
-		if n := obj.(*api.Node); n.Ready() != ready {
-			return fmt.Errorf("node %s: Ready=%v, want %v: %+v", name, n.Ready(), ready, n.Status.Conditions)
-		}
-		return nil
-	})
-	return time.Since(start)
+		last = err
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("node %s: Ready not %v within %v: %v", name, ready, within, last)
+	return 0
 }
 
 // Three servers and two workers show as five Ready nodes with what each

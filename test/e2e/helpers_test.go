@@ -41,7 +41,7 @@ func getCM(t *testing.T, ctx context.Context, cl *client.Client, name string, op
 }
 
 // eventually retries f until it returns nil or the time is up.
-func eventually(t *testing.T, d time.Duration, f func() error) {
+func eventually(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var err error

@@ -158,7 +158,7 @@ func TestCordonAndDrain(t *testing.T) {
 }
 
 // waitNodes waits until n nodes are Ready.
-func waitNodes(t *testing.T, cl *client.Client, n int) []*api.Node {
+func waitNodes(t testing.TB, cl *client.Client, n int) []*api.Node {
 	t.Helper()
 	var nodes []*api.Node
 	eventually(t, 30*time.Second, func() error {
