@@ -257,8 +257,8 @@ type Node struct {
 func (n *Node) APIAddr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.APIPort)) }
 
 // Start starts a cluster of opts.Servers servers that bootstrap together,
-// waits until it has a leader, and stops every process at the end of the
-// test.
+// waits until it has a leader that has set the cluster up, and stops
+// every process at the end of the test.
 func Start(tb testing.TB, opts Options) *Cluster {
 	tb.Helper()
 	if opts.Servers <= 0 {
@@ -291,8 +291,34 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	for _, n := range c.Nodes {
 		n.Start(tb)
 	}
-	c.WaitLeader(tb)
+	c.WaitReady(tb)
 	return c
+}
+
+// WaitReady waits (up to 30 s) until the cluster has a leader and that
+// leader has finished its set-up: the default namespace exists, so a
+// test's first write into it cannot race the leader's.
+func (c *Cluster) WaitReady(tb testing.TB) {
+	tb.Helper()
+	leader := c.WaitLeader(tb)
+	cl, err := client.New([]string{leader.APIAddr()}, client.WithTimeout(time.Second), client.WithAttemptTimeout(time.Second))
+	if err != nil {
+		tb.Fatalf("testcluster: %v", err)
+	}
+	defer cl.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := cl.Get(ctx, "Namespace", "", "default")
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("testcluster: no default namespace within 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func tail(b []byte, n int) []byte {
