@@ -25,6 +25,7 @@ type PodSpec struct {
 	// field: Kubernetes leaves the choice to the node's device plugin.
 	AssignedGPUs                  []string `json:"assignedGPUs,omitempty"`
 	TerminationGracePeriodSeconds *int64   `json:"terminationGracePeriodSeconds,omitempty"`
+	Volumes                       []Volume `json:"volumes,omitempty"`
 }
 
 // Container is one container of a pod.
@@ -38,12 +39,19 @@ type Container struct {
 	Ports           []ContainerPort      `json:"ports,omitempty"`
 	Resources       ResourceRequirements `json:"resources,omitempty"`
 	ImagePullPolicy string               `json:"imagePullPolicy,omitempty"`
+	EnvFrom         []EnvFromSource      `json:"envFrom,omitempty"`
+	VolumeMounts    []VolumeMount        `json:"volumeMounts,omitempty"`
+	LivenessProbe   *Probe               `json:"livenessProbe,omitempty"`
+	ReadinessProbe  *Probe               `json:"readinessProbe,omitempty"`
+	// TTY gives the container a terminal (berth run -t).
+	TTY bool `json:"tty,omitempty"`
 }
 
 // EnvVar is one environment variable of a container.
 type EnvVar struct {
-	Name  string `json:"name"`
-	Value string `json:"value,omitempty"`
+	Name      string        `json:"name"`
+	Value     string        `json:"value,omitempty"`
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
 // ContainerPort is a port a container listens on; with HostPort set, the
@@ -148,6 +156,8 @@ type PodStatus struct {
 	HostIP     string         `json:"hostIP,omitempty"`
 	PodIP      string         `json:"podIP,omitempty"`
 	StartTime  string         `json:"startTime,omitempty"`
+	// ContainerStatuses are reported by the pod's node.
+	ContainerStatuses []ContainerStatus `json:"containerStatuses,omitempty"`
 }
 
 // PodCondition is one condition of a pod, such as PodScheduled.

@@ -62,6 +62,7 @@ func validatePod(l *errList, p *Pod) {
 	for i := range s.Containers {
 		validateContainer(l, fmt.Sprintf("spec.containers[%d]", i), &s.Containers[i], names)
 	}
+	validateRuntime(l, s)
 	switch s.RestartPolicy {
 	case "Always", "OnFailure", "Never":
 	default:
