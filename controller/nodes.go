@@ -66,6 +66,10 @@ type NodesConfig struct {
 	Changes <-chan struct{}
 	// Resync is how often the view is reconciled without a change (5s).
 	Resync time.Duration
+	// PodCIDR is the cluster's pod range; each gossip node is given the
+	// next free subnet of NodeMaskBits (24) in Spec.PodCIDR. Empty: none.
+	PodCIDR      string
+	NodeMaskBits int
 }
 
 // Nodes is the leader's node lifecycle: it keeps a Node object per gossip
@@ -80,6 +84,8 @@ type Nodes struct {
 
 	mu    sync.Mutex
 	stats NodesStats
+	// cidrs is the pod subnet allocator of one Reconcile round.
+	cidrs *cidrAllocator
 }
 
 // NodesStats counts what the lifecycle wrote.
@@ -139,15 +145,24 @@ func (c *Nodes) Reconcile(ctx context.Context) error {
 	members := c.cfg.Members()
 	seen := map[string]bool{}
 	var errs []error
+	recs, err := c.cfg.FSM.View().List("Node", "", api.Selector{})
+	if err != nil {
+		return err
+	}
+	if c.cfg.PodCIDR != "" {
+		c.cidrs, err = newCIDRAllocator(c.cfg.PodCIDR, c.cfg.NodeMaskBits)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			c.cidrs.use(r.Node().Spec.PodCIDR)
+		}
+	}
 	for _, m := range members {
 		seen[m.Name] = true
 		if err := c.reconcileOne(ctx, m.Name, &m); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	recs, err := c.cfg.FSM.View().List("Node", "", api.Selector{})
-	if err != nil {
-		return err
 	}
 	for _, r := range recs {
 		if !seen[r.Name] && r.Meta.Annotations[AnnotationManaged] == managedByGossip {
@@ -177,6 +192,9 @@ func (c *Nodes) reconcileOne(ctx context.Context, name string, m *Member) error 
 	}
 	if cur != nil && sameNode(cur, want) {
 		return nil
+	}
+	if cur == nil || cur.Spec.PodCIDR != want.Spec.PodCIDR {
+		c.log.Info("node pod subnet", "node", name, "podCIDR", want.Spec.PodCIDR)
 	}
 	verb := fsm.VerbUpdate
 	if cur == nil {
@@ -231,6 +249,9 @@ func (c *Nodes) desired(cur *api.Node, m *Member) *api.Node {
 		n.Metadata.Annotations = map[string]string{}
 	}
 	n.Metadata.Annotations[AnnotationManaged] = managedByGossip
+	if n.Spec.PodCIDR == "" && c.cidrs != nil {
+		n.Spec.PodCIDR = c.cidrs.next()
+	}
 	if m != nil && m.Node != nil {
 		// The agent's labels replace those it set before; others stay.
 		if n.Metadata.Labels == nil {
@@ -284,9 +305,10 @@ func sameNode(a, b *api.Node) bool {
 		Labels      map[string]string
 		Annotations map[string]string
 		Status      api.NodeStatus
+		PodCIDR     string
 	}
-	ja, err1 := json.Marshal(owned{a.Metadata.Labels, a.Metadata.Annotations, a.Status})
-	jb, err2 := json.Marshal(owned{b.Metadata.Labels, b.Metadata.Annotations, b.Status})
+	ja, err1 := json.Marshal(owned{a.Metadata.Labels, a.Metadata.Annotations, a.Status, a.Spec.PodCIDR})
+	jb, err2 := json.Marshal(owned{b.Metadata.Labels, b.Metadata.Annotations, b.Status, b.Spec.PodCIDR})
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
 

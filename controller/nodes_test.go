@@ -176,3 +176,24 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestNodePodCIDRs(t *testing.T) {
+	a, g, c, _ := newNodesTest(t)
+	c.cfg.PodCIDR = "10.50.0.0/16"
+	g.set(Member{Name: "n1", State: MemberAlive, Node: announced("n1", nil)},
+		Member{Name: "n2", State: MemberAlive, Node: announced("n2", nil)})
+	reconcile(t, c)
+	n1, n2 := storedNode(t, a, "n1").Spec.PodCIDR, storedNode(t, a, "n2").Spec.PodCIDR
+	if n1 != "10.50.0.0/24" || n2 != "10.50.1.0/24" {
+		t.Fatalf("pod subnets %q and %q", n1, n2)
+	}
+	// A subnet stays with its node across rounds, and a third node gets a
+	// free one.
+	g.set(Member{Name: "n1", State: MemberAlive, Node: announced("n1", nil)},
+		Member{Name: "n2", State: MemberDead, Node: announced("n2", nil)},
+		Member{Name: "n3", State: MemberAlive, Node: announced("n3", nil)})
+	reconcile(t, c)
+	if got := []string{storedNode(t, a, "n1").Spec.PodCIDR, storedNode(t, a, "n2").Spec.PodCIDR, storedNode(t, a, "n3").Spec.PodCIDR}; got[0] != n1 || got[1] != n2 || got[2] != "10.50.2.0/24" {
+		t.Fatalf("pod subnets after a change: %v", got)
+	}
+}

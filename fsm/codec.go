@@ -19,7 +19,8 @@ import (
 //	  string verb, kind, namespace, name, uid
 //	  uvarint resourceVersion
 //	  bytes meta (JSON, empty when nil), bytes body
-//	bytes plan (JSON of Command.Plan; only when there is one)
+//	bytes plan (JSON of Command.Plan; only when there is one or statuses follow; empty: none)
+//	bytes podStatuses (JSON of Command.PodStatuses; only when there are some)
 //
 // A string or bytes is a uvarint length and the bytes.
 const (
@@ -64,12 +65,22 @@ func encodeCommand(c *Command) ([]byte, error) {
 		b = appendString(b, string(meta))
 		b = appendString(b, string(op.Body))
 	}
-	if c.Plan != nil {
-		plan, err := json.Marshal(c.Plan)
+	if c.Plan != nil || c.PodStatuses != nil {
+		var plan []byte
+		if c.Plan != nil {
+			var err error
+			if plan, err = json.Marshal(c.Plan); err != nil {
+				return nil, err
+			}
+		}
+		b = appendString(b, string(plan))
+	}
+	if c.PodStatuses != nil {
+		st, err := json.Marshal(c.PodStatuses)
 		if err != nil {
 			return nil, err
 		}
-		b = appendString(b, string(plan))
+		b = appendString(b, string(st))
 	}
 	return b, nil
 }
@@ -151,8 +162,15 @@ func decodeCommand(b []byte) (*Command, error) {
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {
-		c.Plan = &Plan{}
-		if err := json.Unmarshal(d.bytes(), c.Plan); d.err == nil && err != nil {
+		if plan := d.bytes(); len(plan) > 0 {
+			c.Plan = &Plan{}
+			if err := json.Unmarshal(plan, c.Plan); d.err == nil && err != nil {
+				return nil, err
+			}
+		}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		if err := json.Unmarshal(d.bytes(), &c.PodStatuses); d.err == nil && err != nil {
 			return nil, err
 		}
 	}

@@ -40,6 +40,9 @@ const (
 	// CmdPlan commits a scheduler's plan (Command.Plan): each placement is
 	// re-checked and applied or rejected on its own.
 	CmdPlan CommandType = "plan"
+	// CmdPodStatus records what nodes report of their pods
+	// (Command.PodStatuses); see status.go.
+	CmdPodStatus CommandType = "pod-status"
 )
 
 // Command is the payload of one Raft log entry. The leader fills Time (its
@@ -53,6 +56,8 @@ type Command struct {
 	Ops       []Op          `json:"ops,omitempty"`
 	Server    *ServerRecord `json:"server,omitempty"`
 	Plan      *Plan         `json:"plan,omitempty"`
+	// PodStatuses are node reports (CmdPodStatus).
+	PodStatuses []PodStatusReport `json:"podStatuses,omitempty"`
 }
 
 // Op is one object write. All Ops of a Command apply, or none does.

@@ -183,6 +183,8 @@ func (f *FSM) applyTxn(txn *memdb.Txn, index uint64, cmd *Command, events *[]Eve
 		return out, nil, nil
 	case CmdPlan:
 		return f.applyPlan(txn, index, cmd, events)
+	case CmdPodStatus:
+		return applyPodStatuses(txn, index, cmd, events)
 	case CmdRegisterServer:
 		if cmd.Server == nil || cmd.Server.ID == "" {
 			return nil, nil, fmt.Errorf("%w: register-server without a server", ErrInvalid)
