@@ -26,6 +26,808 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type LogsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Pod           string                 `protobuf:"bytes,2,opt,name=pod,proto3" json:"pod,omitempty"`
+	Container     string                 `protobuf:"bytes,3,opt,name=container,proto3" json:"container,omitempty"` // empty: the pod's only (or first) container
+	Follow        bool                   `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
+	Tail          int32                  `protobuf:"varint,5,opt,name=tail,proto3" json:"tail,omitempty"` // lines from the end; negative: all
+	Timestamps    bool                   `protobuf:"varint,6,opt,name=timestamps,proto3" json:"timestamps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogsRequest) Reset() {
+	*x = LogsRequest{}
+	mi := &file_proto_berth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogsRequest) ProtoMessage() {}
+
+func (x *LogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
+func (*LogsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *LogsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetPod() string {
+	if x != nil {
+		return x.Pod
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+func (x *LogsRequest) GetTail() int32 {
+	if x != nil {
+		return x.Tail
+	}
+	return 0
+}
+
+func (x *LogsRequest) GetTimestamps() bool {
+	if x != nil {
+		return x.Timestamps
+	}
+	return false
+}
+
+type LogsChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stdout        []byte                 `protobuf:"bytes,1,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr        []byte                 `protobuf:"bytes,2,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogsChunk) Reset() {
+	*x = LogsChunk{}
+	mi := &file_proto_berth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogsChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogsChunk) ProtoMessage() {}
+
+func (x *LogsChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogsChunk.ProtoReflect.Descriptor instead.
+func (*LogsChunk) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LogsChunk) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *LogsChunk) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+type TermSize struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Width         uint32                 `protobuf:"varint,1,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32                 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TermSize) Reset() {
+	*x = TermSize{}
+	mi := &file_proto_berth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TermSize) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TermSize) ProtoMessage() {}
+
+func (x *TermSize) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TermSize.ProtoReflect.Descriptor instead.
+func (*TermSize) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TermSize) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *TermSize) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type ExecStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Pod           string                 `protobuf:"bytes,2,opt,name=pod,proto3" json:"pod,omitempty"`
+	Container     string                 `protobuf:"bytes,3,opt,name=container,proto3" json:"container,omitempty"`
+	Command       []string               `protobuf:"bytes,4,rep,name=command,proto3" json:"command,omitempty"`
+	Tty           bool                   `protobuf:"varint,5,opt,name=tty,proto3" json:"tty,omitempty"`
+	Stdin         bool                   `protobuf:"varint,6,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	Size          *TermSize              `protobuf:"bytes,7,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecStart) Reset() {
+	*x = ExecStart{}
+	mi := &file_proto_berth_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecStart) ProtoMessage() {}
+
+func (x *ExecStart) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecStart.ProtoReflect.Descriptor instead.
+func (*ExecStart) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ExecStart) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ExecStart) GetPod() string {
+	if x != nil {
+		return x.Pod
+	}
+	return ""
+}
+
+func (x *ExecStart) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *ExecStart) GetCommand() []string {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *ExecStart) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+func (x *ExecStart) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+func (x *ExecStart) GetSize() *TermSize {
+	if x != nil {
+		return x.Size
+	}
+	return nil
+}
+
+type ExecInput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Start         *ExecStart             `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"` // the first message only
+	Stdin         []byte                 `protobuf:"bytes,2,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	StdinEof      bool                   `protobuf:"varint,3,opt,name=stdin_eof,json=stdinEof,proto3" json:"stdin_eof,omitempty"`
+	Resize        *TermSize              `protobuf:"bytes,4,opt,name=resize,proto3" json:"resize,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecInput) Reset() {
+	*x = ExecInput{}
+	mi := &file_proto_berth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecInput) ProtoMessage() {}
+
+func (x *ExecInput) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecInput.ProtoReflect.Descriptor instead.
+func (*ExecInput) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExecInput) GetStart() *ExecStart {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *ExecInput) GetStdin() []byte {
+	if x != nil {
+		return x.Stdin
+	}
+	return nil
+}
+
+func (x *ExecInput) GetStdinEof() bool {
+	if x != nil {
+		return x.StdinEof
+	}
+	return false
+}
+
+func (x *ExecInput) GetResize() *TermSize {
+	if x != nil {
+		return x.Resize
+	}
+	return nil
+}
+
+type ExecOutput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stdout        []byte                 `protobuf:"bytes,1,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr        []byte                 `protobuf:"bytes,2,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	Exited        bool                   `protobuf:"varint,3,opt,name=exited,proto3" json:"exited,omitempty"`
+	ExitCode      int32                  `protobuf:"varint,4,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecOutput) Reset() {
+	*x = ExecOutput{}
+	mi := &file_proto_berth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecOutput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecOutput) ProtoMessage() {}
+
+func (x *ExecOutput) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecOutput.ProtoReflect.Descriptor instead.
+func (*ExecOutput) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ExecOutput) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *ExecOutput) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+func (x *ExecOutput) GetExited() bool {
+	if x != nil {
+		return x.Exited
+	}
+	return false
+}
+
+func (x *ExecOutput) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+type ImageChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImageChunk) Reset() {
+	*x = ImageChunk{}
+	mi := &file_proto_berth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImageChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImageChunk) ProtoMessage() {}
+
+func (x *ImageChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImageChunk.ProtoReflect.Descriptor instead.
+func (*ImageChunk) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ImageChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type Image struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           string                 `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Digest        string                 `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Image) Reset() {
+	*x = Image{}
+	mi := &file_proto_berth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Image) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Image) ProtoMessage() {}
+
+func (x *Image) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Image.ProtoReflect.Descriptor instead.
+func (*Image) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Image) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+func (x *Image) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *Image) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type NodeImages struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Images        []*Image               `protobuf:"bytes,2,rep,name=images,proto3" json:"images,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"` // why this node failed; the others are still listed
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeImages) Reset() {
+	*x = NodeImages{}
+	mi := &file_proto_berth_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeImages) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeImages) ProtoMessage() {}
+
+func (x *NodeImages) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeImages.ProtoReflect.Descriptor instead.
+func (*NodeImages) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *NodeImages) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NodeImages) GetImages() []*Image {
+	if x != nil {
+		return x.Images
+	}
+	return nil
+}
+
+func (x *NodeImages) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type ImageLoadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*NodeImages          `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImageLoadResponse) Reset() {
+	*x = ImageLoadResponse{}
+	mi := &file_proto_berth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImageLoadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImageLoadResponse) ProtoMessage() {}
+
+func (x *ImageLoadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImageLoadResponse.ProtoReflect.Descriptor instead.
+func (*ImageLoadResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ImageLoadResponse) GetNodes() []*NodeImages {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type ImageListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImageListRequest) Reset() {
+	*x = ImageListRequest{}
+	mi := &file_proto_berth_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImageListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImageListRequest) ProtoMessage() {}
+
+func (x *ImageListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImageListRequest.ProtoReflect.Descriptor instead.
+func (*ImageListRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{10}
+}
+
+type ImageListResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*NodeImages          `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImageListResponse) Reset() {
+	*x = ImageListResponse{}
+	mi := &file_proto_berth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImageListResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImageListResponse) ProtoMessage() {}
+
+func (x *ImageListResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImageListResponse.ProtoReflect.Descriptor instead.
+func (*ImageListResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ImageListResponse) GetNodes() []*NodeImages {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type ReportPodsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// JSON of fsm.PodStatusReport, one per pod.
+	Reports       [][]byte `protobuf:"bytes,2,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPodsRequest) Reset() {
+	*x = ReportPodsRequest{}
+	mi := &file_proto_berth_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPodsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPodsRequest) ProtoMessage() {}
+
+func (x *ReportPodsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPodsRequest.ProtoReflect.Descriptor instead.
+func (*ReportPodsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReportPodsRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ReportPodsRequest) GetReports() [][]byte {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+type ReportPodsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Reports not recorded (the pod is gone or re-created), with why.
+	Rejected      []string `protobuf:"bytes,1,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPodsResponse) Reset() {
+	*x = ReportPodsResponse{}
+	mi := &file_proto_berth_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPodsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPodsResponse) ProtoMessage() {}
+
+func (x *ReportPodsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPodsResponse.ProtoReflect.Descriptor instead.
+func (*ReportPodsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReportPodsResponse) GetRejected() []string {
+	if x != nil {
+		return x.Rejected
+	}
+	return nil
+}
+
 // One object to write, JSON-encoded in its api type.
 type WriteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -38,7 +840,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_proto_berth_proto_msgTypes[0]
+	mi := &file_proto_berth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +852,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[0]
+	mi := &file_proto_berth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +865,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{0}
+	return file_proto_berth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WriteRequest) GetRequestId() string {
@@ -93,7 +895,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_proto_berth_proto_msgTypes[1]
+	mi := &file_proto_berth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -105,7 +907,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[1]
+	mi := &file_proto_berth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -118,7 +920,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{1}
+	return file_proto_berth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ObjectRef) GetKind() string {
@@ -159,7 +961,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_proto_berth_proto_msgTypes[2]
+	mi := &file_proto_berth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -171,7 +973,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[2]
+	mi := &file_proto_berth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -184,7 +986,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{2}
+	return file_proto_berth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteRequest) GetRequestId() string {
@@ -212,7 +1014,7 @@ type WriteResult struct {
 
 func (x *WriteResult) Reset() {
 	*x = WriteResult{}
-	mi := &file_proto_berth_proto_msgTypes[3]
+	mi := &file_proto_berth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -224,7 +1026,7 @@ func (x *WriteResult) String() string {
 func (*WriteResult) ProtoMessage() {}
 
 func (x *WriteResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[3]
+	mi := &file_proto_berth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -237,7 +1039,7 @@ func (x *WriteResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResult.ProtoReflect.Descriptor instead.
 func (*WriteResult) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{3}
+	return file_proto_berth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WriteResult) GetAction() string {
@@ -265,7 +1067,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_proto_berth_proto_msgTypes[4]
+	mi := &file_proto_berth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +1079,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[4]
+	mi := &file_proto_berth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +1092,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{4}
+	return file_proto_berth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WriteResponse) GetRevision() uint64 {
@@ -317,7 +1119,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_proto_berth_proto_msgTypes[5]
+	mi := &file_proto_berth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +1131,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[5]
+	mi := &file_proto_berth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +1144,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{5}
+	return file_proto_berth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetRequest) GetRef() *ObjectRef {
@@ -369,7 +1171,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_proto_berth_proto_msgTypes[6]
+	mi := &file_proto_berth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -381,7 +1183,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[6]
+	mi := &file_proto_berth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -394,7 +1196,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{6}
+	return file_proto_berth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetResponse) GetObject() []byte {
@@ -424,7 +1226,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_proto_berth_proto_msgTypes[7]
+	mi := &file_proto_berth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +1238,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[7]
+	mi := &file_proto_berth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +1251,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{7}
+	return file_proto_berth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -491,7 +1293,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_proto_berth_proto_msgTypes[8]
+	mi := &file_proto_berth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +1305,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[8]
+	mi := &file_proto_berth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +1318,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{8}
+	return file_proto_berth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListResponse) GetObjects() [][]byte {
@@ -547,7 +1349,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_proto_berth_proto_msgTypes[9]
+	mi := &file_proto_berth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +1361,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[9]
+	mi := &file_proto_berth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +1374,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{9}
+	return file_proto_berth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -616,7 +1418,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_proto_berth_proto_msgTypes[10]
+	mi := &file_proto_berth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +1430,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[10]
+	mi := &file_proto_berth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +1443,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{10}
+	return file_proto_berth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -686,7 +1488,7 @@ type ServerInfo struct {
 
 func (x *ServerInfo) Reset() {
 	*x = ServerInfo{}
-	mi := &file_proto_berth_proto_msgTypes[11]
+	mi := &file_proto_berth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +1500,7 @@ func (x *ServerInfo) String() string {
 func (*ServerInfo) ProtoMessage() {}
 
 func (x *ServerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[11]
+	mi := &file_proto_berth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +1513,7 @@ func (x *ServerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerInfo.ProtoReflect.Descriptor instead.
 func (*ServerInfo) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{11}
+	return file_proto_berth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ServerInfo) GetId() string {
@@ -759,7 +1561,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_proto_berth_proto_msgTypes[12]
+	mi := &file_proto_berth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +1573,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[12]
+	mi := &file_proto_berth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +1586,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{12}
+	return file_proto_berth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InfoRequest) GetCaller() *ServerInfo {
@@ -821,7 +1623,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_proto_berth_proto_msgTypes[13]
+	mi := &file_proto_berth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +1635,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[13]
+	mi := &file_proto_berth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +1648,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{13}
+	return file_proto_berth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InfoResponse) GetSelf() *ServerInfo {
@@ -938,7 +1740,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_proto_berth_proto_msgTypes[14]
+	mi := &file_proto_berth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1752,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[14]
+	mi := &file_proto_berth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1765,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{14}
+	return file_proto_berth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *JoinRequest) GetServer() *ServerInfo {
@@ -988,7 +1790,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_proto_berth_proto_msgTypes[15]
+	mi := &file_proto_berth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1802,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[15]
+	mi := &file_proto_berth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1815,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{15}
+	return file_proto_berth_proto_rawDescGZIP(), []int{29}
 }
 
 type RemoveServerRequest struct {
@@ -1025,7 +1827,7 @@ type RemoveServerRequest struct {
 
 func (x *RemoveServerRequest) Reset() {
 	*x = RemoveServerRequest{}
-	mi := &file_proto_berth_proto_msgTypes[16]
+	mi := &file_proto_berth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1839,7 @@ func (x *RemoveServerRequest) String() string {
 func (*RemoveServerRequest) ProtoMessage() {}
 
 func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[16]
+	mi := &file_proto_berth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1852,7 @@ func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerRequest.ProtoReflect.Descriptor instead.
 func (*RemoveServerRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{16}
+	return file_proto_berth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RemoveServerRequest) GetId() string {
@@ -1068,7 +1870,7 @@ type RemoveServerResponse struct {
 
 func (x *RemoveServerResponse) Reset() {
 	*x = RemoveServerResponse{}
-	mi := &file_proto_berth_proto_msgTypes[17]
+	mi := &file_proto_berth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1882,7 @@ func (x *RemoveServerResponse) String() string {
 func (*RemoveServerResponse) ProtoMessage() {}
 
 func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[17]
+	mi := &file_proto_berth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1895,7 @@ func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerResponse.ProtoReflect.Descriptor instead.
 func (*RemoveServerResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{17}
+	return file_proto_berth_proto_rawDescGZIP(), []int{31}
 }
 
 type PeersRequest struct {
@@ -1104,7 +1906,7 @@ type PeersRequest struct {
 
 func (x *PeersRequest) Reset() {
 	*x = PeersRequest{}
-	mi := &file_proto_berth_proto_msgTypes[18]
+	mi := &file_proto_berth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1918,7 @@ func (x *PeersRequest) String() string {
 func (*PeersRequest) ProtoMessage() {}
 
 func (x *PeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[18]
+	mi := &file_proto_berth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1931,7 @@ func (x *PeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersRequest.ProtoReflect.Descriptor instead.
 func (*PeersRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{18}
+	return file_proto_berth_proto_rawDescGZIP(), []int{32}
 }
 
 type Peer struct {
@@ -1146,7 +1948,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_proto_berth_proto_msgTypes[19]
+	mi := &file_proto_berth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1960,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[19]
+	mi := &file_proto_berth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1973,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{19}
+	return file_proto_berth_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Peer) GetId() string {
@@ -1218,7 +2020,7 @@ type PeersResponse struct {
 
 func (x *PeersResponse) Reset() {
 	*x = PeersResponse{}
-	mi := &file_proto_berth_proto_msgTypes[20]
+	mi := &file_proto_berth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +2032,7 @@ func (x *PeersResponse) String() string {
 func (*PeersResponse) ProtoMessage() {}
 
 func (x *PeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[20]
+	mi := &file_proto_berth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +2045,7 @@ func (x *PeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersResponse.ProtoReflect.Descriptor instead.
 func (*PeersResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{20}
+	return file_proto_berth_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PeersResponse) GetPeers() []*Peer {
@@ -1261,7 +2063,7 @@ type ReadIndexRequest struct {
 
 func (x *ReadIndexRequest) Reset() {
 	*x = ReadIndexRequest{}
-	mi := &file_proto_berth_proto_msgTypes[21]
+	mi := &file_proto_berth_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +2075,7 @@ func (x *ReadIndexRequest) String() string {
 func (*ReadIndexRequest) ProtoMessage() {}
 
 func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[21]
+	mi := &file_proto_berth_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +2088,7 @@ func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
 func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{21}
+	return file_proto_berth_proto_rawDescGZIP(), []int{35}
 }
 
 type ReadIndexResponse struct {
@@ -1298,7 +2100,7 @@ type ReadIndexResponse struct {
 
 func (x *ReadIndexResponse) Reset() {
 	*x = ReadIndexResponse{}
-	mi := &file_proto_berth_proto_msgTypes[22]
+	mi := &file_proto_berth_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +2112,7 @@ func (x *ReadIndexResponse) String() string {
 func (*ReadIndexResponse) ProtoMessage() {}
 
 func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[22]
+	mi := &file_proto_berth_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +2125,7 @@ func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexResponse.ProtoReflect.Descriptor instead.
 func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{22}
+	return file_proto_berth_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReadIndexResponse) GetIndex() uint64 {
@@ -1341,7 +2143,7 @@ type SnapshotSaveRequest struct {
 
 func (x *SnapshotSaveRequest) Reset() {
 	*x = SnapshotSaveRequest{}
-	mi := &file_proto_berth_proto_msgTypes[23]
+	mi := &file_proto_berth_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +2155,7 @@ func (x *SnapshotSaveRequest) String() string {
 func (*SnapshotSaveRequest) ProtoMessage() {}
 
 func (x *SnapshotSaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[23]
+	mi := &file_proto_berth_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +2168,7 @@ func (x *SnapshotSaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotSaveRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotSaveRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{23}
+	return file_proto_berth_proto_rawDescGZIP(), []int{37}
 }
 
 type SnapshotChunk struct {
@@ -1378,7 +2180,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_proto_berth_proto_msgTypes[24]
+	mi := &file_proto_berth_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +2192,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[24]
+	mi := &file_proto_berth_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +2205,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{24}
+	return file_proto_berth_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SnapshotChunk) GetData() []byte {
@@ -1422,7 +2224,7 @@ type SnapshotRestoreResponse struct {
 
 func (x *SnapshotRestoreResponse) Reset() {
 	*x = SnapshotRestoreResponse{}
-	mi := &file_proto_berth_proto_msgTypes[25]
+	mi := &file_proto_berth_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +2236,7 @@ func (x *SnapshotRestoreResponse) String() string {
 func (*SnapshotRestoreResponse) ProtoMessage() {}
 
 func (x *SnapshotRestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[25]
+	mi := &file_proto_berth_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +2249,7 @@ func (x *SnapshotRestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRestoreResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotRestoreResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{25}
+	return file_proto_berth_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SnapshotRestoreResponse) GetRevision() uint64 {
@@ -1465,7 +2267,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_proto_berth_proto_msgTypes[26]
+	mi := &file_proto_berth_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +2279,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[26]
+	mi := &file_proto_berth_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +2292,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{26}
+	return file_proto_berth_proto_rawDescGZIP(), []int{40}
 }
 
 // Member is one agent as the gossip pool sees it.
@@ -1517,7 +2319,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_proto_berth_proto_msgTypes[27]
+	mi := &file_proto_berth_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +2331,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[27]
+	mi := &file_proto_berth_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +2344,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{27}
+	return file_proto_berth_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Member) GetName() string {
@@ -1626,7 +2428,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_proto_berth_proto_msgTypes[28]
+	mi := &file_proto_berth_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +2440,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[28]
+	mi := &file_proto_berth_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +2453,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{28}
+	return file_proto_berth_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MembersResponse) GetSelf() string {
@@ -1672,7 +2474,63 @@ var File_proto_berth_proto protoreflect.FileDescriptor
 
 const file_proto_berth_proto_rawDesc = "" +
 	"\n" +
-	"\x11proto/berth.proto\x12\bberth.v1\"G\n" +
+	"\x11proto/berth.proto\x12\bberth.v1\"\xa7\x01\n" +
+	"\vLogsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
+	"\x03pod\x18\x02 \x01(\tR\x03pod\x12\x1c\n" +
+	"\tcontainer\x18\x03 \x01(\tR\tcontainer\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\bR\x06follow\x12\x12\n" +
+	"\x04tail\x18\x05 \x01(\x05R\x04tail\x12\x1e\n" +
+	"\n" +
+	"timestamps\x18\x06 \x01(\bR\n" +
+	"timestamps\";\n" +
+	"\tLogsChunk\x12\x16\n" +
+	"\x06stdout\x18\x01 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x02 \x01(\fR\x06stderr\"8\n" +
+	"\bTermSize\x12\x14\n" +
+	"\x05width\x18\x01 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\rR\x06height\"\xc3\x01\n" +
+	"\tExecStart\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
+	"\x03pod\x18\x02 \x01(\tR\x03pod\x12\x1c\n" +
+	"\tcontainer\x18\x03 \x01(\tR\tcontainer\x12\x18\n" +
+	"\acommand\x18\x04 \x03(\tR\acommand\x12\x10\n" +
+	"\x03tty\x18\x05 \x01(\bR\x03tty\x12\x14\n" +
+	"\x05stdin\x18\x06 \x01(\bR\x05stdin\x12&\n" +
+	"\x04size\x18\a \x01(\v2\x12.berth.v1.TermSizeR\x04size\"\x95\x01\n" +
+	"\tExecInput\x12)\n" +
+	"\x05start\x18\x01 \x01(\v2\x13.berth.v1.ExecStartR\x05start\x12\x14\n" +
+	"\x05stdin\x18\x02 \x01(\fR\x05stdin\x12\x1b\n" +
+	"\tstdin_eof\x18\x03 \x01(\bR\bstdinEof\x12*\n" +
+	"\x06resize\x18\x04 \x01(\v2\x12.berth.v1.TermSizeR\x06resize\"q\n" +
+	"\n" +
+	"ExecOutput\x12\x16\n" +
+	"\x06stdout\x18\x01 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x02 \x01(\fR\x06stderr\x12\x16\n" +
+	"\x06exited\x18\x03 \x01(\bR\x06exited\x12\x1b\n" +
+	"\texit_code\x18\x04 \x01(\x05R\bexitCode\" \n" +
+	"\n" +
+	"ImageChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"E\n" +
+	"\x05Image\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\tR\x03ref\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\tR\x06digest\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\"_\n" +
+	"\n" +
+	"NodeImages\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12'\n" +
+	"\x06images\x18\x02 \x03(\v2\x0f.berth.v1.ImageR\x06images\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"?\n" +
+	"\x11ImageLoadResponse\x12*\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x14.berth.v1.NodeImagesR\x05nodes\"\x12\n" +
+	"\x10ImageListRequest\"?\n" +
+	"\x11ImageListResponse\x12*\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x14.berth.v1.NodeImagesR\x05nodes\"A\n" +
+	"\x11ReportPodsRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
+	"\areports\x18\x02 \x03(\fR\areports\"0\n" +
+	"\x12ReportPodsResponse\x12\x1a\n" +
+	"\brejected\x18\x01 \x03(\tR\brejected\"G\n" +
 	"\fWriteRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
@@ -1800,7 +2658,15 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\tReadIndex\x12\x1a.berth.v1.ReadIndexRequest\x1a\x1b.berth.v1.ReadIndexResponse\x12H\n" +
 	"\fSnapshotSave\x12\x1d.berth.v1.SnapshotSaveRequest\x1a\x17.berth.v1.SnapshotChunk0\x01\x12O\n" +
 	"\x0fSnapshotRestore\x12\x17.berth.v1.SnapshotChunk\x1a!.berth.v1.SnapshotRestoreResponse(\x01\x12>\n" +
-	"\aMembers\x12\x18.berth.v1.MembersRequest\x1a\x19.berth.v1.MembersResponseB*Z(github.com/berth-dev/berth/proto/berthpbb\x06proto3"
+	"\aMembers\x12\x18.berth.v1.MembersRequest\x1a\x19.berth.v1.MembersResponse2\x80\x02\n" +
+	"\tWorkloads\x124\n" +
+	"\x04Logs\x12\x15.berth.v1.LogsRequest\x1a\x13.berth.v1.LogsChunk0\x01\x125\n" +
+	"\x04Exec\x12\x13.berth.v1.ExecInput\x1a\x14.berth.v1.ExecOutput(\x010\x01\x12@\n" +
+	"\tImageLoad\x12\x14.berth.v1.ImageChunk\x1a\x1b.berth.v1.ImageLoadResponse(\x01\x12D\n" +
+	"\tImageList\x12\x1a.berth.v1.ImageListRequest\x1a\x1b.berth.v1.ImageListResponse2P\n" +
+	"\x05Nodes\x12G\n" +
+	"\n" +
+	"ReportPods\x12\x1b.berth.v1.ReportPodsRequest\x1a\x1c.berth.v1.ReportPodsResponseB*Z(github.com/berth-dev/berth/proto/berthpbb\x06proto3"
 
 var (
 	file_proto_berth_proto_rawDescOnce sync.Once
@@ -1814,83 +2680,113 @@ func file_proto_berth_proto_rawDescGZIP() []byte {
 	return file_proto_berth_proto_rawDescData
 }
 
-var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_proto_berth_proto_goTypes = []any{
-	(*WriteRequest)(nil),            // 0: berth.v1.WriteRequest
-	(*ObjectRef)(nil),               // 1: berth.v1.ObjectRef
-	(*DeleteRequest)(nil),           // 2: berth.v1.DeleteRequest
-	(*WriteResult)(nil),             // 3: berth.v1.WriteResult
-	(*WriteResponse)(nil),           // 4: berth.v1.WriteResponse
-	(*GetRequest)(nil),              // 5: berth.v1.GetRequest
-	(*GetResponse)(nil),             // 6: berth.v1.GetResponse
-	(*ListRequest)(nil),             // 7: berth.v1.ListRequest
-	(*ListResponse)(nil),            // 8: berth.v1.ListResponse
-	(*WatchRequest)(nil),            // 9: berth.v1.WatchRequest
-	(*WatchEvent)(nil),              // 10: berth.v1.WatchEvent
-	(*ServerInfo)(nil),              // 11: berth.v1.ServerInfo
-	(*InfoRequest)(nil),             // 12: berth.v1.InfoRequest
-	(*InfoResponse)(nil),            // 13: berth.v1.InfoResponse
-	(*JoinRequest)(nil),             // 14: berth.v1.JoinRequest
-	(*JoinResponse)(nil),            // 15: berth.v1.JoinResponse
-	(*RemoveServerRequest)(nil),     // 16: berth.v1.RemoveServerRequest
-	(*RemoveServerResponse)(nil),    // 17: berth.v1.RemoveServerResponse
-	(*PeersRequest)(nil),            // 18: berth.v1.PeersRequest
-	(*Peer)(nil),                    // 19: berth.v1.Peer
-	(*PeersResponse)(nil),           // 20: berth.v1.PeersResponse
-	(*ReadIndexRequest)(nil),        // 21: berth.v1.ReadIndexRequest
-	(*ReadIndexResponse)(nil),       // 22: berth.v1.ReadIndexResponse
-	(*SnapshotSaveRequest)(nil),     // 23: berth.v1.SnapshotSaveRequest
-	(*SnapshotChunk)(nil),           // 24: berth.v1.SnapshotChunk
-	(*SnapshotRestoreResponse)(nil), // 25: berth.v1.SnapshotRestoreResponse
-	(*MembersRequest)(nil),          // 26: berth.v1.MembersRequest
-	(*Member)(nil),                  // 27: berth.v1.Member
-	(*MembersResponse)(nil),         // 28: berth.v1.MembersResponse
+	(*LogsRequest)(nil),             // 0: berth.v1.LogsRequest
+	(*LogsChunk)(nil),               // 1: berth.v1.LogsChunk
+	(*TermSize)(nil),                // 2: berth.v1.TermSize
+	(*ExecStart)(nil),               // 3: berth.v1.ExecStart
+	(*ExecInput)(nil),               // 4: berth.v1.ExecInput
+	(*ExecOutput)(nil),              // 5: berth.v1.ExecOutput
+	(*ImageChunk)(nil),              // 6: berth.v1.ImageChunk
+	(*Image)(nil),                   // 7: berth.v1.Image
+	(*NodeImages)(nil),              // 8: berth.v1.NodeImages
+	(*ImageLoadResponse)(nil),       // 9: berth.v1.ImageLoadResponse
+	(*ImageListRequest)(nil),        // 10: berth.v1.ImageListRequest
+	(*ImageListResponse)(nil),       // 11: berth.v1.ImageListResponse
+	(*ReportPodsRequest)(nil),       // 12: berth.v1.ReportPodsRequest
+	(*ReportPodsResponse)(nil),      // 13: berth.v1.ReportPodsResponse
+	(*WriteRequest)(nil),            // 14: berth.v1.WriteRequest
+	(*ObjectRef)(nil),               // 15: berth.v1.ObjectRef
+	(*DeleteRequest)(nil),           // 16: berth.v1.DeleteRequest
+	(*WriteResult)(nil),             // 17: berth.v1.WriteResult
+	(*WriteResponse)(nil),           // 18: berth.v1.WriteResponse
+	(*GetRequest)(nil),              // 19: berth.v1.GetRequest
+	(*GetResponse)(nil),             // 20: berth.v1.GetResponse
+	(*ListRequest)(nil),             // 21: berth.v1.ListRequest
+	(*ListResponse)(nil),            // 22: berth.v1.ListResponse
+	(*WatchRequest)(nil),            // 23: berth.v1.WatchRequest
+	(*WatchEvent)(nil),              // 24: berth.v1.WatchEvent
+	(*ServerInfo)(nil),              // 25: berth.v1.ServerInfo
+	(*InfoRequest)(nil),             // 26: berth.v1.InfoRequest
+	(*InfoResponse)(nil),            // 27: berth.v1.InfoResponse
+	(*JoinRequest)(nil),             // 28: berth.v1.JoinRequest
+	(*JoinResponse)(nil),            // 29: berth.v1.JoinResponse
+	(*RemoveServerRequest)(nil),     // 30: berth.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil),    // 31: berth.v1.RemoveServerResponse
+	(*PeersRequest)(nil),            // 32: berth.v1.PeersRequest
+	(*Peer)(nil),                    // 33: berth.v1.Peer
+	(*PeersResponse)(nil),           // 34: berth.v1.PeersResponse
+	(*ReadIndexRequest)(nil),        // 35: berth.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),       // 36: berth.v1.ReadIndexResponse
+	(*SnapshotSaveRequest)(nil),     // 37: berth.v1.SnapshotSaveRequest
+	(*SnapshotChunk)(nil),           // 38: berth.v1.SnapshotChunk
+	(*SnapshotRestoreResponse)(nil), // 39: berth.v1.SnapshotRestoreResponse
+	(*MembersRequest)(nil),          // 40: berth.v1.MembersRequest
+	(*Member)(nil),                  // 41: berth.v1.Member
+	(*MembersResponse)(nil),         // 42: berth.v1.MembersResponse
 }
 var file_proto_berth_proto_depIdxs = []int32{
-	1,  // 0: berth.v1.DeleteRequest.refs:type_name -> berth.v1.ObjectRef
-	3,  // 1: berth.v1.WriteResponse.results:type_name -> berth.v1.WriteResult
-	1,  // 2: berth.v1.GetRequest.ref:type_name -> berth.v1.ObjectRef
-	11, // 3: berth.v1.InfoRequest.caller:type_name -> berth.v1.ServerInfo
-	11, // 4: berth.v1.InfoResponse.self:type_name -> berth.v1.ServerInfo
-	11, // 5: berth.v1.InfoResponse.known:type_name -> berth.v1.ServerInfo
-	11, // 6: berth.v1.JoinRequest.server:type_name -> berth.v1.ServerInfo
-	19, // 7: berth.v1.PeersResponse.peers:type_name -> berth.v1.Peer
-	27, // 8: berth.v1.MembersResponse.members:type_name -> berth.v1.Member
-	0,  // 9: berth.v1.Resources.Apply:input_type -> berth.v1.WriteRequest
-	0,  // 10: berth.v1.Resources.Create:input_type -> berth.v1.WriteRequest
-	0,  // 11: berth.v1.Resources.Update:input_type -> berth.v1.WriteRequest
-	2,  // 12: berth.v1.Resources.Delete:input_type -> berth.v1.DeleteRequest
-	5,  // 13: berth.v1.Resources.Get:input_type -> berth.v1.GetRequest
-	7,  // 14: berth.v1.Resources.List:input_type -> berth.v1.ListRequest
-	9,  // 15: berth.v1.Resources.Watch:input_type -> berth.v1.WatchRequest
-	12, // 16: berth.v1.Cluster.Info:input_type -> berth.v1.InfoRequest
-	14, // 17: berth.v1.Cluster.Join:input_type -> berth.v1.JoinRequest
-	16, // 18: berth.v1.Cluster.RemoveServer:input_type -> berth.v1.RemoveServerRequest
-	18, // 19: berth.v1.Cluster.Peers:input_type -> berth.v1.PeersRequest
-	21, // 20: berth.v1.Cluster.ReadIndex:input_type -> berth.v1.ReadIndexRequest
-	23, // 21: berth.v1.Cluster.SnapshotSave:input_type -> berth.v1.SnapshotSaveRequest
-	24, // 22: berth.v1.Cluster.SnapshotRestore:input_type -> berth.v1.SnapshotChunk
-	26, // 23: berth.v1.Cluster.Members:input_type -> berth.v1.MembersRequest
-	4,  // 24: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
-	4,  // 25: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
-	4,  // 26: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
-	4,  // 27: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
-	6,  // 28: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
-	8,  // 29: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
-	10, // 30: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
-	13, // 31: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
-	15, // 32: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
-	17, // 33: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
-	20, // 34: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
-	22, // 35: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
-	24, // 36: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
-	25, // 37: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
-	28, // 38: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
-	24, // [24:39] is the sub-list for method output_type
-	9,  // [9:24] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	2,  // 0: berth.v1.ExecStart.size:type_name -> berth.v1.TermSize
+	3,  // 1: berth.v1.ExecInput.start:type_name -> berth.v1.ExecStart
+	2,  // 2: berth.v1.ExecInput.resize:type_name -> berth.v1.TermSize
+	7,  // 3: berth.v1.NodeImages.images:type_name -> berth.v1.Image
+	8,  // 4: berth.v1.ImageLoadResponse.nodes:type_name -> berth.v1.NodeImages
+	8,  // 5: berth.v1.ImageListResponse.nodes:type_name -> berth.v1.NodeImages
+	15, // 6: berth.v1.DeleteRequest.refs:type_name -> berth.v1.ObjectRef
+	17, // 7: berth.v1.WriteResponse.results:type_name -> berth.v1.WriteResult
+	15, // 8: berth.v1.GetRequest.ref:type_name -> berth.v1.ObjectRef
+	25, // 9: berth.v1.InfoRequest.caller:type_name -> berth.v1.ServerInfo
+	25, // 10: berth.v1.InfoResponse.self:type_name -> berth.v1.ServerInfo
+	25, // 11: berth.v1.InfoResponse.known:type_name -> berth.v1.ServerInfo
+	25, // 12: berth.v1.JoinRequest.server:type_name -> berth.v1.ServerInfo
+	33, // 13: berth.v1.PeersResponse.peers:type_name -> berth.v1.Peer
+	41, // 14: berth.v1.MembersResponse.members:type_name -> berth.v1.Member
+	14, // 15: berth.v1.Resources.Apply:input_type -> berth.v1.WriteRequest
+	14, // 16: berth.v1.Resources.Create:input_type -> berth.v1.WriteRequest
+	14, // 17: berth.v1.Resources.Update:input_type -> berth.v1.WriteRequest
+	16, // 18: berth.v1.Resources.Delete:input_type -> berth.v1.DeleteRequest
+	19, // 19: berth.v1.Resources.Get:input_type -> berth.v1.GetRequest
+	21, // 20: berth.v1.Resources.List:input_type -> berth.v1.ListRequest
+	23, // 21: berth.v1.Resources.Watch:input_type -> berth.v1.WatchRequest
+	26, // 22: berth.v1.Cluster.Info:input_type -> berth.v1.InfoRequest
+	28, // 23: berth.v1.Cluster.Join:input_type -> berth.v1.JoinRequest
+	30, // 24: berth.v1.Cluster.RemoveServer:input_type -> berth.v1.RemoveServerRequest
+	32, // 25: berth.v1.Cluster.Peers:input_type -> berth.v1.PeersRequest
+	35, // 26: berth.v1.Cluster.ReadIndex:input_type -> berth.v1.ReadIndexRequest
+	37, // 27: berth.v1.Cluster.SnapshotSave:input_type -> berth.v1.SnapshotSaveRequest
+	38, // 28: berth.v1.Cluster.SnapshotRestore:input_type -> berth.v1.SnapshotChunk
+	40, // 29: berth.v1.Cluster.Members:input_type -> berth.v1.MembersRequest
+	0,  // 30: berth.v1.Workloads.Logs:input_type -> berth.v1.LogsRequest
+	4,  // 31: berth.v1.Workloads.Exec:input_type -> berth.v1.ExecInput
+	6,  // 32: berth.v1.Workloads.ImageLoad:input_type -> berth.v1.ImageChunk
+	10, // 33: berth.v1.Workloads.ImageList:input_type -> berth.v1.ImageListRequest
+	12, // 34: berth.v1.Nodes.ReportPods:input_type -> berth.v1.ReportPodsRequest
+	18, // 35: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
+	18, // 36: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
+	18, // 37: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
+	18, // 38: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
+	20, // 39: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
+	22, // 40: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
+	24, // 41: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
+	27, // 42: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
+	29, // 43: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
+	31, // 44: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
+	34, // 45: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
+	36, // 46: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
+	38, // 47: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
+	39, // 48: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
+	42, // 49: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
+	1,  // 50: berth.v1.Workloads.Logs:output_type -> berth.v1.LogsChunk
+	5,  // 51: berth.v1.Workloads.Exec:output_type -> berth.v1.ExecOutput
+	9,  // 52: berth.v1.Workloads.ImageLoad:output_type -> berth.v1.ImageLoadResponse
+	11, // 53: berth.v1.Workloads.ImageList:output_type -> berth.v1.ImageListResponse
+	13, // 54: berth.v1.Nodes.ReportPods:output_type -> berth.v1.ReportPodsResponse
+	35, // [35:55] is the sub-list for method output_type
+	15, // [15:35] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_proto_berth_proto_init() }
@@ -1904,9 +2800,9 @@ func file_proto_berth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_berth_proto_rawDesc), len(file_proto_berth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   43,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   4,
 		},
 		GoTypes:           file_proto_berth_proto_goTypes,
 		DependencyIndexes: file_proto_berth_proto_depIdxs,

@@ -761,3 +761,338 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "proto/berth.proto",
 }
+
+const (
+	Workloads_Logs_FullMethodName      = "/berth.v1.Workloads/Logs"
+	Workloads_Exec_FullMethodName      = "/berth.v1.Workloads/Exec"
+	Workloads_ImageLoad_FullMethodName = "/berth.v1.Workloads/ImageLoad"
+	Workloads_ImageList_FullMethodName = "/berth.v1.Workloads/ImageList"
+)
+
+// WorkloadsClient is the client API for Workloads service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Workloads reaches pods on their nodes: logs, exec and images. Any agent
+// answers; it relays the call to the node that runs the pod.
+type WorkloadsClient interface {
+	// Logs streams a container's log; with follow it goes on until the
+	// caller ends it, across restarts of the container.
+	Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogsChunk], error)
+	// Exec runs a command in a container: the first message starts it, the
+	// next ones carry stdin and terminal sizes; the last reply carries the
+	// exit code.
+	Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecInput, ExecOutput], error)
+	// ImageLoad puts an image archive (OCI or Docker) on every live node.
+	ImageLoad(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImageChunk, ImageLoadResponse], error)
+	// ImageList lists the images of every live node.
+	ImageList(ctx context.Context, in *ImageListRequest, opts ...grpc.CallOption) (*ImageListResponse, error)
+}
+
+type workloadsClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewWorkloadsClient(cc grpc.ClientConnInterface) WorkloadsClient {
+	return &workloadsClient{cc}
+}
+
+func (c *workloadsClient) Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogsChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Workloads_ServiceDesc.Streams[0], Workloads_Logs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LogsRequest, LogsChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Workloads_LogsClient = grpc.ServerStreamingClient[LogsChunk]
+
+func (c *workloadsClient) Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecInput, ExecOutput], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Workloads_ServiceDesc.Streams[1], Workloads_Exec_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecInput, ExecOutput]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Workloads_ExecClient = grpc.BidiStreamingClient[ExecInput, ExecOutput]
+
+func (c *workloadsClient) ImageLoad(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImageChunk, ImageLoadResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Workloads_ServiceDesc.Streams[2], Workloads_ImageLoad_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImageChunk, ImageLoadResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Workloads_ImageLoadClient = grpc.ClientStreamingClient[ImageChunk, ImageLoadResponse]
+
+func (c *workloadsClient) ImageList(ctx context.Context, in *ImageListRequest, opts ...grpc.CallOption) (*ImageListResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImageListResponse)
+	err := c.cc.Invoke(ctx, Workloads_ImageList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WorkloadsServer is the server API for Workloads service.
+// All implementations must embed UnimplementedWorkloadsServer
+// for forward compatibility.
+//
+// Workloads reaches pods on their nodes: logs, exec and images. Any agent
+// answers; it relays the call to the node that runs the pod.
+type WorkloadsServer interface {
+	// Logs streams a container's log; with follow it goes on until the
+	// caller ends it, across restarts of the container.
+	Logs(*LogsRequest, grpc.ServerStreamingServer[LogsChunk]) error
+	// Exec runs a command in a container: the first message starts it, the
+	// next ones carry stdin and terminal sizes; the last reply carries the
+	// exit code.
+	Exec(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error
+	// ImageLoad puts an image archive (OCI or Docker) on every live node.
+	ImageLoad(grpc.ClientStreamingServer[ImageChunk, ImageLoadResponse]) error
+	// ImageList lists the images of every live node.
+	ImageList(context.Context, *ImageListRequest) (*ImageListResponse, error)
+	mustEmbedUnimplementedWorkloadsServer()
+}
+
+// UnimplementedWorkloadsServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedWorkloadsServer struct{}
+
+func (UnimplementedWorkloadsServer) Logs(*LogsRequest, grpc.ServerStreamingServer[LogsChunk]) error {
+	return status.Error(codes.Unimplemented, "method Logs not implemented")
+}
+func (UnimplementedWorkloadsServer) Exec(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error {
+	return status.Error(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedWorkloadsServer) ImageLoad(grpc.ClientStreamingServer[ImageChunk, ImageLoadResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImageLoad not implemented")
+}
+func (UnimplementedWorkloadsServer) ImageList(context.Context, *ImageListRequest) (*ImageListResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImageList not implemented")
+}
+func (UnimplementedWorkloadsServer) mustEmbedUnimplementedWorkloadsServer() {}
+func (UnimplementedWorkloadsServer) testEmbeddedByValue()                   {}
+
+// UnsafeWorkloadsServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to WorkloadsServer will
+// result in compilation errors.
+type UnsafeWorkloadsServer interface {
+	mustEmbedUnimplementedWorkloadsServer()
+}
+
+func RegisterWorkloadsServer(s grpc.ServiceRegistrar, srv WorkloadsServer) {
+	// If the following call panics, it indicates UnimplementedWorkloadsServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Workloads_ServiceDesc, srv)
+}
+
+func _Workloads_Logs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(LogsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(WorkloadsServer).Logs(m, &grpc.GenericServerStream[LogsRequest, LogsChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Workloads_LogsServer = grpc.ServerStreamingServer[LogsChunk]
+
+func _Workloads_Exec_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(WorkloadsServer).Exec(&grpc.GenericServerStream[ExecInput, ExecOutput]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Workloads_ExecServer = grpc.BidiStreamingServer[ExecInput, ExecOutput]
+
+func _Workloads_ImageLoad_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(WorkloadsServer).ImageLoad(&grpc.GenericServerStream[ImageChunk, ImageLoadResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Workloads_ImageLoadServer = grpc.ClientStreamingServer[ImageChunk, ImageLoadResponse]
+
+func _Workloads_ImageList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImageListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkloadsServer).ImageList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Workloads_ImageList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkloadsServer).ImageList(ctx, req.(*ImageListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Workloads_ServiceDesc is the grpc.ServiceDesc for Workloads service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Workloads_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "berth.v1.Workloads",
+	HandlerType: (*WorkloadsServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ImageList",
+			Handler:    _Workloads_ImageList_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Logs",
+			Handler:       _Workloads_Logs_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Exec",
+			Handler:       _Workloads_Exec_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ImageLoad",
+			Handler:       _Workloads_ImageLoad_Handler,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "proto/berth.proto",
+}
+
+const (
+	Nodes_ReportPods_FullMethodName = "/berth.v1.Nodes/ReportPods"
+)
+
+// NodesClient is the client API for Nodes service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Nodes is the internal node service: agents report what their pods do.
+// Servers answer it (followers forward to the leader).
+type NodesClient interface {
+	ReportPods(ctx context.Context, in *ReportPodsRequest, opts ...grpc.CallOption) (*ReportPodsResponse, error)
+}
+
+type nodesClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewNodesClient(cc grpc.ClientConnInterface) NodesClient {
+	return &nodesClient{cc}
+}
+
+func (c *nodesClient) ReportPods(ctx context.Context, in *ReportPodsRequest, opts ...grpc.CallOption) (*ReportPodsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportPodsResponse)
+	err := c.cc.Invoke(ctx, Nodes_ReportPods_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NodesServer is the server API for Nodes service.
+// All implementations must embed UnimplementedNodesServer
+// for forward compatibility.
+//
+// Nodes is the internal node service: agents report what their pods do.
+// Servers answer it (followers forward to the leader).
+type NodesServer interface {
+	ReportPods(context.Context, *ReportPodsRequest) (*ReportPodsResponse, error)
+	mustEmbedUnimplementedNodesServer()
+}
+
+// UnimplementedNodesServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedNodesServer struct{}
+
+func (UnimplementedNodesServer) ReportPods(context.Context, *ReportPodsRequest) (*ReportPodsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportPods not implemented")
+}
+func (UnimplementedNodesServer) mustEmbedUnimplementedNodesServer() {}
+func (UnimplementedNodesServer) testEmbeddedByValue()               {}
+
+// UnsafeNodesServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to NodesServer will
+// result in compilation errors.
+type UnsafeNodesServer interface {
+	mustEmbedUnimplementedNodesServer()
+}
+
+func RegisterNodesServer(s grpc.ServiceRegistrar, srv NodesServer) {
+	// If the following call panics, it indicates UnimplementedNodesServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Nodes_ServiceDesc, srv)
+}
+
+func _Nodes_ReportPods_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportPodsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodesServer).ReportPods(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Nodes_ReportPods_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodesServer).ReportPods(ctx, req.(*ReportPodsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Nodes_ServiceDesc is the grpc.ServiceDesc for Nodes service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Nodes_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "berth.v1.Nodes",
+	HandlerType: (*NodesServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ReportPods",
+			Handler:    _Nodes_ReportPods_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "proto/berth.proto",
+}
