@@ -4,7 +4,7 @@ GO      ?= go
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 PKGS    := ./...
 # Packages with concurrency run under the race detector.
-RACE    := ./fsm/... ./raft/... ./agent/... ./client/... ./controller/... ./scheduler/... ./gossip/...
+RACE    := ./fsm/... ./raft/... ./agent/... ./client/... ./controller/... ./scheduler/... ./gossip/... ./driver/logfile/...
 
 .PHONY: all build run stop test test-unit test-e2e bench proto lint deps clean
 
@@ -21,6 +21,8 @@ run: build
 
 stop:
 	@if [ -f .berth-dev/agent.pid ]; then kill $$(cat .berth-dev/agent.pid) 2>/dev/null || true; rm -f .berth-dev/agent.pid; echo "berth: dev agent stopped"; fi
+	@sleep 1; if [ -f .berth-dev/containerd.sock.path ]; then ./bin/berth agent purge --name dev --data-dir .berth-dev/data --containerd-socket $$(cat .berth-dev/containerd.sock.path) || true; fi
+	@if [ -f .berth-dev/containerd.pid ]; then kill $$(cat .berth-dev/containerd.pid) 2>/dev/null || true; rm -f .berth-dev/containerd.pid; echo "berth: dev containerd stopped"; fi
 
 test: build
 	$(GO) vet $(PKGS)

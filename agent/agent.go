@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -52,6 +53,8 @@ type Config struct {
 	// bootstraps alone (dev).
 	BootstrapExpect int
 	Join            []string // API addresses (host:port) of members
+	// Node configures the node agent that runs this agent's pods.
+	Node NodeConfig
 
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
@@ -78,6 +81,8 @@ type Agent struct {
 	sched *controller.Scheduler
 	nodes *controller.Nodes
 	pool  *gossip.Pool
+	// kubelet runs this node's pods; nil without containerd.
+	kubelet *kubelet
 	// inventory is how this agent measures its machine.
 	inventory gossip.InventoryConfig
 	// goodServer is the last server a worker's proxy reached.
@@ -127,6 +132,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	} else {
 		a.grpc = a.workerServer()
 	}
+	pb.RegisterWorkloadsServer(a.grpc, &workloadsServer{a: a})
 
 	ctx, a.cancel = context.WithCancel(context.Background())
 	a.wg.Add(2)
@@ -152,6 +158,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 			a.disc.run(ctx)
 		}()
 	}
+	a.startKubelet(ctx)
 	a.log.Info("agent started", "roles", cfg.roles(), "api", apiAddr, "gossip", a.pool.Addr(), "data", cfg.DataDir)
 	return a, nil
 }
@@ -175,9 +182,11 @@ func (a *Agent) startServer(raftAddr string) error {
 		grpc.ChainUnaryInterceptor(a.nameLeader))
 	pb.RegisterResourcesServer(a.grpc, &resourceServer{a: a})
 	pb.RegisterClusterServer(a.grpc, &clusterServer{a: a})
+	pb.RegisterNodesServer(a.grpc, &nodesServer{a: a})
 	a.sched = controller.NewScheduler(controller.SchedulerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now})
 	a.nodes = controller.NewNodes(controller.NodesConfig{
 		FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now, Members: a.members, Changes: a.pool.Changes(),
+		PodCIDR: cmp.Or(cfg.Node.PodCIDR, DefaultPodCIDR),
 	})
 	node.OnLeader(a.leaderTasks)
 	for _, loop := range []func(context.Context){a.sched.Run, a.nodes.Run} {

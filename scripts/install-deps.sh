@@ -14,6 +14,12 @@ need_cmd gcc gcc
 # Network namespaces and iptables, for the gossip partition tests (and pod networking).
 need_cmd ip iproute2
 need_cmd iptables iptables
+# Pods: containerd and runc run them, CNI plugins give them IPs, and the
+# tests build their image from Debian's static busybox.
+need_cmd containerd containerd
+need_cmd runc runc
+[[ -x /usr/lib/cni/bridge || -x /opt/cni/bin/bridge ]] || apt_pkgs+=(containernetworking-plugins)
+dpkg -s busybox-static >/dev/null 2>&1 || apt_pkgs+=(busybox-static)
 if [[ "${1:-}" == proto ]]; then
 	need_cmd protoc protobuf-compiler
 fi
@@ -25,7 +31,9 @@ if ((${#apt_pkgs[@]})); then
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+	# Installing containerd must not start the host's own daemon for us:
+	# Berth starts a containerd of its own when none runs.
+	apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
 fi
 
 if ! command -v go >/dev/null 2>&1 && [[ ! -x /usr/local/go/bin/go ]]; then

@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
-# `make run`: starts a one-node dev cluster in the background, deploys the
-# demo app and says how to reach it. `make stop` stops it.
+# `make run`: starts a one-node dev cluster in the background (and a
+# containerd of its own when the host runs none), loads the test image,
+# deploys the demo app and says how to reach it. `make stop` stops it.
+# A second run reuses what is running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-state=.berth-dev
+state=$PWD/.berth-dev
 mkdir -p "$state"
 bin=./bin/berth
+
+# containerd: the host's if it answers, else one under .berth-dev.
+sock=/run/containerd/containerd.sock
+if ! ctr -a "$sock" version >/dev/null 2>&1; then
+	sock=$state/containerd/containerd.sock
+	if ! ctr -a "$sock" version >/dev/null 2>&1; then
+		mkdir -p "$state/containerd"
+		cat >"$state/containerd/config.toml" <<TOML
+version = 2
+root = "$state/containerd/root"
+state = "$state/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$sock"
+TOML
+		nohup containerd --config "$state/containerd/config.toml" >"$state/containerd.log" 2>&1 &
+		echo $! >"$state/containerd.pid"
+		for _ in $(seq 1 100); do ctr -a "$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+		ctr -a "$sock" version >/dev/null || { cat "$state/containerd.log"; exit 1; }
+	fi
+fi
 
 if [[ -f $state/agent.pid ]] && kill -0 "$(cat "$state/agent.pid")" 2>/dev/null; then
 	echo "berth: a dev agent is running already (pid $(cat "$state/agent.pid"))"
 else
+	"$bin" agent purge --name dev --data-dir "$state/data" --containerd-socket "$sock" >/dev/null 2>&1 || true
 	rm -rf "$state/data"
-	nohup "$bin" agent --dev --data-dir "$state/data" >"$state/agent.log" 2>&1 &
+	nohup "$bin" agent --dev --data-dir "$state/data" --containerd-socket "$sock" >"$state/agent.log" 2>&1 &
 	echo $! >"$state/agent.pid"
+	echo "$sock" >"$state/containerd.sock.path"
 	for _ in $(seq 1 100); do
 		"$bin" raft leader >/dev/null 2>&1 && break
 		kill -0 "$(cat "$state/agent.pid")" 2>/dev/null || { cat "$state/agent.log"; exit 1; }
@@ -22,26 +47,36 @@ fi
 "$bin" raft leader >/dev/null
 # The leader creates the default namespace right after its election.
 for _ in $(seq 1 50); do "$bin" get namespace default >/dev/null 2>&1 && break; sleep 0.1; done
+"$bin" apply -f examples/demo.yaml >/dev/null
 
-"$bin" apply -f examples/demo.yaml
+# The test image: Debian's static busybox, built here, loaded onto every node.
+image=berth.local/busybox:test
+[[ -f $state/busybox.tar ]] || go run ./internal/testimage/mkimage -o "$state/busybox.tar" -ref "$image"
+for _ in $(seq 1 100); do "$bin" image load "$state/busybox.tar" >/dev/null 2>&1 && break; sleep 0.2; done
+"$bin" image load "$state/busybox.tar"
+
+# The demo web app: 3 replicas of busybox httpd, each page naming its pod.
+if ! "$bin" get pod web-0 >/dev/null 2>&1; then
+	"$bin" run -d --name web --replicas 3 --memory 32m "$image" \
+		sh -c 'mkdir -p /tmp/www && echo "hello from pod $(hostname)" >/tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www'
+fi
+for _ in $(seq 1 150); do
+	[[ $("$bin" ps -q 2>/dev/null | wc -l) -ge 3 ]] && [[ $("$bin" ps | grep -c ' Running ') -ge 3 ]] && break
+	sleep 0.2
+done
 echo
-"$bin" get namespaces
+"$bin" ps
 echo
-"$bin" get configmaps -n demo
-echo
-"$bin" get secrets -n demo
-echo
-# The leader records the agent as a node once its gossip inventory is in.
-for _ in $(seq 1 50); do "$bin" get node dev >/dev/null 2>&1 && break; sleep 0.1; done
-"$bin" get nodes
+ips=$("$bin" get pods -o json | grep -o '"podIP": *"[0-9.]*"' | grep -o '[0-9.]*[0-9]' || true)
+echo "Berth is running: one dev server (also a worker node), API on 127.0.0.1:7400 (log: $state/agent.log)."
+echo "The demo app answers on each pod's IP:"
+for ip in $ips; do echo "  curl http://$ip/"; done
 cat <<TXT
-
-Berth is running: one dev server (also a worker node), API on 127.0.0.1:7400,
-gossip on 7402 (log: $state/agent.log).
-Try:
-  $bin get configmaps -n demo -o yaml
-  $bin watch configmaps -n demo          # and in another shell: $bin apply -f examples/demo.yaml
-  $bin describe secret web-credentials -n demo
-  $bin describe node dev                 # capacity, labels, GPUs (through NVML)
+Try next:
+  $bin ps                              # pods: node, IP, status, restarts
+  $bin logs -f web-0                   # its log, followed
+  $bin exec -it web-0 -- sh            # a shell in it
+  $bin run -d --name hello -p 8080:80 $image httpd -f -p 80 -h /www && curl http://127.0.0.1:8080/
+  $bin describe node dev               # capacity, labels, GPUs (through NVML)
 Stop it with: make stop
 TXT

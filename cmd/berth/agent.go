@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -31,6 +33,7 @@ func newAgentCmd() *cobra.Command {
 		reserved   string
 		labels     []string
 		fakeGPUs   string
+		registries []string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -70,6 +73,9 @@ func newAgentCmd() *cobra.Command {
 				}
 			}
 			if err := agentInventoryFlags(&cfg, capacity, reserved, labels, fakeGPUs, gossipKey); err != nil {
+				return err
+			}
+			if err := agentNodeFlags(&cfg, registries); err != nil {
 				return err
 			}
 			var level slog.Level
@@ -129,6 +135,12 @@ func newAgentCmd() *cobra.Command {
 	f.StringArrayVar(&labels, "label", nil, "node label KEY=VALUE (repeatable)")
 	f.StringVar(&fakeGPUs, "fake-gpus", "", "for tests: pretend to have GPUs, COUNT:MODEL[:MEMORY]")
 	_ = f.MarkHidden("fake-gpus")
+	f.StringVar(&cfg.Node.ContainerdSocket, "containerd-socket", "/run/containerd/containerd.sock", "containerd to run this node's pods on (empty: this node runs none)")
+	f.StringVar(&cfg.Node.ContainerdNamespace, "containerd-namespace", "berth", "containerd namespace of this agent's containers (agents sharing one containerd need their own)")
+	f.StringVar(&cfg.Node.PodCIDR, "pod-cidr", agent.DefaultPodCIDR, "the cluster's pod range; each node gets a /24 of it (the same on every agent)")
+	f.StringArrayVar(&registries, "insecure-registry", nil, "registry HOST:PORT to pull from over plain HTTP (repeatable)")
+	f.DurationVar(&cfg.Node.BackoffBase, "restart-backoff", time.Second, "first wait before a failed container is started again; it doubles up to --restart-backoff-max")
+	f.DurationVar(&cfg.Node.BackoffMax, "restart-backoff-max", 5*time.Minute, "longest wait between restarts of a failing container")
 	f.IntVar(&cfg.BootstrapExpect, "bootstrap-expect", 0, "number of servers that bootstrap the cluster together")
 	f.StringVar(&join, "join", "", "API addresses (HOST:PORT,...) of cluster members to join through")
 	f.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 8192, "log entries between snapshots")
@@ -138,6 +150,7 @@ func newAgentCmd() *cobra.Command {
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the agent's life to this file")
 	_ = f.MarkHidden("cpu-profile")
+	cmd.AddCommand(newAgentPurgeCmd())
 	return cmd
 }
 
@@ -170,4 +183,52 @@ func agentInventoryFlags(cfg *agent.Config, capacity, reserved string, labels []
 		cfg.GossipKey = b
 	}
 	return nil
+}
+
+// agentNodeFlags checks the node agent's flags into cfg.
+func agentNodeFlags(cfg *agent.Config, registries []string) error {
+	if cfg.Node.PodCIDR != "" {
+		if _, err := netip.ParsePrefix(cfg.Node.PodCIDR); err != nil {
+			return fmt.Errorf("--pod-cidr: %q is not a CIDR such as 10.244.0.0/16", cfg.Node.PodCIDR)
+		}
+	}
+	for _, r := range registries {
+		if _, _, err := net.SplitHostPort(r); err != nil {
+			return fmt.Errorf("--insecure-registry: %q is not HOST:PORT", r)
+		}
+	}
+	cfg.Node.PlainHTTP = registries
+	if cfg.Node.BackoffBase <= 0 || cfg.Node.BackoffMax < cfg.Node.BackoffBase {
+		return fmt.Errorf("--restart-backoff must be positive and at most --restart-backoff-max")
+	}
+	// The shim starts this binary as each container's logger.
+	if exe, err := os.Executable(); err == nil {
+		cfg.Node.LoggerBinary = exe
+	}
+	return nil
+}
+
+// newAgentPurgeCmd removes what a stopped agent left on the machine.
+func newAgentPurgeCmd() *cobra.Command {
+	var cfg agent.Config
+	cmd := &cobra.Command{
+		Use:   "purge",
+		Short: "Remove what a stopped agent left on this machine: its containers, pod networks (bridge, namespaces, iptables rules, routes) and pod folders; named volumes, images and cluster state stay",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.DataDir == "" {
+				return fmt.Errorf("--data-dir is required")
+			}
+			if cfg.Name == "" {
+				cfg.Name, _ = os.Hostname()
+			}
+			return agent.Purge(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Name, "name", "", "the agent's node name (default: host name)")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "the agent's data dir")
+	f.StringVar(&cfg.Node.ContainerdSocket, "containerd-socket", "/run/containerd/containerd.sock", "the agent's containerd")
+	f.StringVar(&cfg.Node.ContainerdNamespace, "containerd-namespace", "berth", "the agent's containerd namespace")
+	return cmd
 }

@@ -8,10 +8,15 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/berth-dev/berth/driver/logfile"
 	"github.com/spf13/cobra"
 )
 
 func main() {
+	// containerd's shim starts this binary as a container's logger.
+	if logfile.IsLoggerInvocation(os.Args) {
+		os.Exit(logfile.RunLogger(os.Args))
+	}
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
 		var ee exitError

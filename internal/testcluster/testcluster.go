@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -107,6 +108,10 @@ type Options struct {
 	Bind string
 	// Args are extra flags for every agent (e.g. --raft-snapshot-threshold).
 	Args []string
+	// Containerd is the socket of a containerd the agents run pods on
+	// (internal/testcontainerd); each agent gets a namespace of its own,
+	// and the cluster a pod range of its own. Empty: agents run no pods.
+	Containerd string
 }
 
 // Cluster is a set of berth servers on loopback.
@@ -118,6 +123,53 @@ type Cluster struct {
 	key     string // gossip key of this cluster
 	bin     string
 	base    string
+	// containerd and podCIDR are what agents run pods with.
+	containerd string
+	podCIDR    string
+	id         string // names the cluster's containerd namespaces
+}
+
+// nodeArgs are the flags of the node agent of one agent.
+func (c *Cluster) nodeArgs(n *Node) []string {
+	if c.containerd == "" {
+		return []string{"--containerd-socket", ""}
+	}
+	return []string{"--containerd-socket", c.containerd, "--containerd-namespace", n.Namespace(), "--pod-cidr", c.podCIDR}
+}
+
+// Namespace is the containerd namespace of the node's containers.
+func (n *Node) Namespace() string { return "t" + n.ns + "-" + n.Name }
+
+// PodCIDR is the cluster's pod range.
+func (c *Cluster) PodCIDR() string { return c.podCIDR }
+
+// purge removes what the node's agent left: containers, pod networks.
+func (c *Cluster) purge(tb testing.TB, n *Node) {
+	if c.containerd == "" {
+		return
+	}
+	out, err := exec.Command(c.bin, "agent", "purge", "--name", n.Name, "--data-dir", n.DataDir,
+		"--containerd-socket", c.containerd, "--containerd-namespace", n.Namespace()).CombinedOutput()
+	if err != nil {
+		tb.Errorf("purge %s: %v\n%s", n.Name, err, out)
+	}
+}
+
+// freePodCIDR picks a /16 in 10.100.0.0–10.199.0.0 that no route of this
+// machine touches, so clusters side by side do not share pod addresses.
+func freePodCIDR(tb testing.TB) string {
+	for range 64 {
+		b := 100 + mrand.IntN(100)
+		out, err := exec.Command("ip", "-4", "route", "show", "table", "all").Output()
+		if err != nil {
+			tb.Fatalf("ip route: %v", err)
+		}
+		if !strings.Contains(string(out), fmt.Sprintf("10.%d.", b)) {
+			return fmt.Sprintf("10.%d.0.0/16", b)
+		}
+	}
+	tb.Fatal("no free pod range in 10.100.0.0–10.199.0.0")
+	return ""
 }
 
 // newNode adds a node with its own ports and data dir, not started, with
@@ -126,7 +178,7 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 	i := len(c.Nodes) + 1
 	n := &Node{
 		Name: fmt.Sprintf("s%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("s%d", i)),
-		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind,
+		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind, ns: c.id,
 	}
 	n.logPath = filepath.Join(c.base, n.Name+".log")
 	n.args = []string{
@@ -134,6 +186,7 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 		"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort),
 		"--gossip-port", strconv.Itoa(n.GossipPort), "--gossip-key", c.key, "--log-level", "warn",
 	}
+	n.args = append(n.args, c.nodeArgs(n)...)
 	c.Nodes = append(c.Nodes, n)
 	return n
 }
@@ -167,7 +220,7 @@ func (c *Cluster) AddWorkerIn(tb testing.TB, host Host, args ...string) *Node {
 	}
 	n := &Node{
 		Name: fmt.Sprintf("w%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("w%d", i)),
-		APIPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind,
+		APIPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind, ns: c.id,
 	}
 	if host != nil {
 		n.IP, n.command = host.IP(), host.Command
@@ -178,6 +231,7 @@ func (c *Cluster) AddWorkerIn(tb testing.TB, host Host, args ...string) *Node {
 		"--api-port", strconv.Itoa(n.APIPort), "--gossip-port", strconv.Itoa(n.GossipPort),
 		"--gossip-key", c.key, "--log-level", "warn", "--join", via.APIAddr(),
 	}
+	n.args = append(n.args, c.nodeArgs(n)...)
 	n.args = append(n.args, args...)
 	c.Workers = append(c.Workers, n)
 	n.Start(tb)
@@ -247,6 +301,7 @@ type Node struct {
 	command    func(name string, args ...string) *exec.Cmd // exec.Command, or a host's
 	bin        string
 	logPath    string
+	ns         string // the cluster's id, in the containerd namespace
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -267,7 +322,11 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	if opts.Bind == "" {
 		opts.Bind = "127.0.0.1"
 	}
-	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind, key: GossipKey()}
+	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind, key: GossipKey(), containerd: opts.Containerd,
+		id: fmt.Sprintf("%06x", mrand.IntN(1<<24))}
+	if c.containerd != "" {
+		c.podCIDR = freePodCIDR(tb)
+	}
 	for i := 0; i < opts.Servers; i++ {
 		c.newNode(tb)
 	}
@@ -279,6 +338,9 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	tb.Cleanup(func() {
 		for _, n := range c.All() {
 			n.kill()
+		}
+		for _, n := range c.All() {
+			c.purge(tb, n)
 		}
 		if tb.Failed() {
 			for _, n := range c.All() {
@@ -374,6 +436,16 @@ func (n *Node) Running() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.cmd != nil
+}
+
+// Pid is the process's ID (0 when it is not running).
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
 }
 
 // Kill stops the process with SIGKILL and waits for it.
