@@ -135,6 +135,13 @@ func (k *kubelet) run(ctx context.Context) {
 		}
 		return
 	}
+	// Know what runs before any worker looks: a restarted agent adopts
+	// its containers instead of creating them again.
+	for !k.relist(ctx) {
+		if !sleepCtx(ctx, time.Second) {
+			return
+		}
+	}
 	close(k.ready)
 	k.log.Info("node agent ready", "bridge", k.net, "containerd", k.cfg.ContainerdSocket, "namespace", k.cfg.ContainerdNamespace)
 	k.wg.Add(3)
@@ -414,13 +421,13 @@ func (k *kubelet) relistLoop(ctx context.Context) {
 	}
 }
 
-func (k *kubelet) relist(ctx context.Context) {
+func (k *kubelet) relist(ctx context.Context) bool {
 	cs, err := k.rt.ListContainers(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			k.log.Warn("list containers", "err", err)
 		}
-		return
+		return false
 	}
 	byPod := map[string][]driver.ContainerStatus{}
 	for _, c := range cs {
@@ -434,6 +441,7 @@ func (k *kubelet) relist(ctx context.Context) {
 		}
 	}
 	k.cache = byPod
+	return true
 }
 
 func sameContainers(a, b []driver.ContainerStatus) bool {

@@ -20,11 +20,6 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// AnnotationRestartedAt, set by `berth start`, asks the node to start a
-// pod's finished containers again: a container that ended before this
-// time is started again whatever the restart policy says.
-const AnnotationRestartedAt = "berth.dev/restarted-at"
-
 // podWorker drives one pod of this node: one goroutine, woken by a new
 // version of the pod, a change seen in the runtime, or a timer (back-off,
 // probes).
@@ -369,7 +364,7 @@ func (w *podWorker) wantsRestart(p *api.Pod, cs *driver.ContainerStatus) bool {
 	if cs.State != driver.StateExited {
 		return false
 	}
-	if at, err := time.Parse(time.RFC3339Nano, p.Metadata.Annotations[AnnotationRestartedAt]); err == nil && at.After(cs.StartedAt) {
+	if at, err := time.Parse(time.RFC3339Nano, p.Metadata.Annotations[api.AnnotationRestartedAt]); err == nil && at.After(cs.StartedAt) {
 		return true
 	}
 	switch p.Spec.RestartPolicy {
@@ -429,7 +424,7 @@ func (w *podWorker) syncContainer(ctx context.Context, p *api.Pod, c *api.Contai
 			}
 			st.retryAt = time.Now().Add(st.backoff)
 			st.backoff = min(2*st.backoff, k.cfg.BackoffMax)
-			if at, err := time.Parse(time.RFC3339Nano, p.Metadata.Annotations[AnnotationRestartedAt]); err == nil && at.After(cs.StartedAt) {
+			if at, err := time.Parse(time.RFC3339Nano, p.Metadata.Annotations[api.AnnotationRestartedAt]); err == nil && at.After(cs.StartedAt) {
 				st.retryAt, st.backoff = time.Now(), k.cfg.BackoffBase // berth start: at once
 			}
 		}

@@ -207,8 +207,9 @@ func (s *workloadsServer) Exec(stream pb.Workloads_ExecServer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	resize := make(chan driver.TermSize, 4)
+	var size *driver.TermSize
 	if sz := start.Size; sz != nil {
-		resize <- driver.TermSize{Width: uint16(sz.Width), Height: uint16(sz.Height)}
+		size = &driver.TermSize{Width: uint16(sz.Width), Height: uint16(sz.Height)}
 	}
 	var stdin io.Reader
 	pr, pw := io.Pipe()
@@ -245,7 +246,7 @@ func (s *workloadsServer) Exec(stream pb.Workloads_ExecServer) error {
 	stdout := streamWriter{&mu, func(b []byte) error { return stream.Send(&pb.ExecOutput{Stdout: b}) }}
 	stderr := streamWriter{&mu, func(b []byte) error { return stream.Send(&pb.ExecOutput{Stderr: b}) }}
 	code, err := w.k.rt.Exec(ctx, cs.ID, driver.ExecSpec{Cmd: start.Command, TTY: start.Tty, Stdin: stdin,
-		Stdout: stdout, Stderr: stderr, Resize: resize})
+		Stdout: stdout, Stderr: stderr, Size: size, Resize: resize})
 	pr.Close()
 	if err != nil {
 		if errors.Is(err, driver.ErrInvalid) {

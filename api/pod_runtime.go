@@ -254,3 +254,12 @@ const (
 // AnnotationStopped, "true" on a pod, makes its node stop its containers
 // and keep them stopped (berth stop); removing it starts them again.
 const AnnotationStopped = "berth.dev/stopped"
+
+// AnnotationRestartedAt, set by berth start (RFC 3339 time), asks the
+// node to start a pod's finished containers again: a container that ended
+// before this time starts again whatever the restart policy says.
+const AnnotationRestartedAt = "berth.dev/restarted-at"
+
+// LabelRun names the berth run a pod belongs to; stop, start and rm act
+// on every pod of a run.
+const LabelRun = "berth.dev/run"

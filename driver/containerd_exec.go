@@ -115,6 +115,9 @@ func execProcess(p specs.Process, spec ExecSpec) specs.Process {
 	p.Args = spec.Cmd
 	p.Terminal = spec.TTY
 	p.ConsoleSize = nil
+	if spec.TTY && spec.Size != nil {
+		p.ConsoleSize = &specs.Box{Width: uint(spec.Size.Width), Height: uint(spec.Size.Height)}
+	}
 	p.Env = mergeEnv(p.Env, spec.Env)
 	if _, ok := envValue(p.Env, "TERM"); spec.TTY && !ok {
 		p.Env = append(p.Env, "TERM=xterm")

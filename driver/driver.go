@@ -152,6 +152,8 @@ type ExecSpec struct {
 	Stdin  io.Reader // nil: none
 	Stdout io.Writer
 	Stderr io.Writer // ignored with TTY
+	// Size is the terminal's size at the start (TTY only).
+	Size *TermSize
 	// Resize delivers terminal sizes while the process runs (TTY only).
 	Resize <-chan TermSize
 }

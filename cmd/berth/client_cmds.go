@@ -45,6 +45,14 @@ func addClientCommands(root *cobra.Command) {
 		newRaftCmd(),
 		newSnapshotCmd(),
 		newVersionCmd(),
+		newRunCmd(),
+		newPsCmd(),
+		newLogsCmd(),
+		newExecCmd(),
+		newStopCmd(),
+		newStartCmd(),
+		newRmCmd(),
+		newImageCmd(),
 	)
 }
 

@@ -183,7 +183,7 @@ func printTableWith(w io.Writer, info api.KindInfo, objs []api.Object, withNames
 		case *api.Secret:
 			row = append(row, o.Type, fmt.Sprint(len(o.Data)))
 		case *api.Pod:
-			row = append(row, podStatus(o), orNone(o.Spec.NodeName))
+			row = append(row, psStatus(o), orNone(o.Spec.NodeName))
 		case *api.Node:
 			a := o.Allocatable()
 			cpu, mem, gpu := milliString(a.MilliCPU), memString(a.Memory), fmt.Sprint(a.GPU)
