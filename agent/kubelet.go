@@ -356,6 +356,7 @@ func (k *kubelet) podChanged(ctx context.Context, p *api.Pod) {
 		return
 	}
 	w := newPodWorker(k, p)
+	w.log.Debug("pod bound to this node")
 	k.workers[p.Metadata.UID] = w
 	k.wg.Add(1)
 	go func() {
@@ -477,8 +478,8 @@ func (k *kubelet) reportLoop(ctx context.Context) {
 			return
 		case <-k.kick:
 		}
-		// Let a burst gather into one batch.
-		sleepCtx(ctx, 20*time.Millisecond)
+		// Reports that come while a call is under way gather into the next
+		// batch.
 		k.mu.Lock()
 		batch := k.dirty
 		k.dirty = map[string]fsm.PodStatusReport{}
@@ -494,8 +495,10 @@ func (k *kubelet) reportLoop(ctx context.Context) {
 			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		t0 := time.Now()
 		resp, err := k.node.ReportPods(cctx, req)
 		cancel()
+		k.log.Debug("pod status reported", "pods", len(req.Reports), "took", time.Since(t0), "err", err)
 		if err != nil {
 			if ctx.Err() != nil {
 				return

@@ -219,7 +219,9 @@ func (w *podWorker) finished(p *api.Pod) bool {
 func (w *podWorker) prepare(ctx context.Context, p *api.Pod) error {
 	k := w.k
 	if w.sandbox == nil {
+		t0 := time.Now()
 		sb, err := k.net.Setup(ctx, w.uid, hostPorts(p))
+		w.log.Debug("pod sandbox", "took", time.Since(t0), "err", err)
 		if err != nil {
 			w.podErr = &api.ContainerStateWaiting{Reason: api.ReasonContainerCreating, Message: "pod network: " + err.Error()}
 			return err
@@ -473,11 +475,15 @@ func (w *podWorker) startContainer(ctx context.Context, p *api.Pod, c *api.Conta
 	if err != nil {
 		return fail(api.ReasonCreateConfigErr, err)
 	}
+	t0 := time.Now()
 	id, err := k.rt.CreateContainer(ctx, spec)
 	if err != nil {
 		return fail(api.ReasonCreateContainerErr, err)
 	}
-	if err := k.rt.StartContainer(ctx, id); err != nil {
+	t1 := time.Now()
+	err = k.rt.StartContainer(ctx, id)
+	w.log.Debug("container create and start", "create", t1.Sub(t0), "start", time.Since(t1), "err", err)
+	if err != nil {
 		_ = k.rt.RemoveContainer(ctx, id)
 		k.refresh(ctx, w.uid, id)
 		return fail(api.ReasonRunContainerError, err)

@@ -287,6 +287,7 @@ func writeJSON(path string, v any) error {
 func (n *Network) Purge(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	defer n.bridgeUp.Store(false)
 	var errs []error
 	uids := map[string]bool{}
 	sbs, err := n.Sandboxes()

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/containernetworking/cni/libcni"
 )
@@ -64,9 +65,59 @@ type Network struct {
 	log     *slog.Logger
 	cni     *libcni.CNIConfig
 	list    *libcni.NetworkConfigList // bridge + host-local, portmap
+	bare    *libcni.NetworkConfigList // the same without portmap: pods with no host port
 	lo      *libcni.NetworkConfigList // loopback
 
-	mu sync.Mutex // one Setup, Teardown or Purge at a time
+	// mu: Setup and Teardown of different pods run at once (read lock,
+	// plus the pod's own lock); EnsureHost, SetRoutes and Purge run alone.
+	// Until the bridge exists, Setups run one at a time: the bridge plugin
+	// races itself creating it.
+	mu       sync.RWMutex
+	podMu    sync.Mutex
+	pods     map[string]*podLock
+	bridgeUp atomic.Bool
+}
+
+// podLock serializes the calls for one pod.
+type podLock struct {
+	sync.Mutex
+	users int
+}
+
+// lockPod takes what a Setup or Teardown of uid needs and returns its
+// release.
+func (n *Network) lockPod(uid string) func() {
+	exclusive := !n.bridgeUp.Load()
+	if exclusive {
+		n.mu.Lock()
+	} else {
+		n.mu.RLock()
+	}
+	n.podMu.Lock()
+	if n.pods == nil {
+		n.pods = map[string]*podLock{}
+	}
+	l := n.pods[uid]
+	if l == nil {
+		l = &podLock{}
+		n.pods[uid] = l
+	}
+	l.users++
+	n.podMu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		n.podMu.Lock()
+		if l.users--; l.users == 0 {
+			delete(n.pods, uid)
+		}
+		n.podMu.Unlock()
+		if exclusive {
+			n.mu.Unlock()
+		} else {
+			n.mu.RUnlock()
+		}
+	}
 }
 
 // names allowed for bridges and pod UIDs: what CNI allows for container
@@ -110,7 +161,10 @@ func New(cfg Config) (*Network, error) {
 	n := &Network{cfg: cfg, podNet: podNet, cluster: cluster,
 		log: cfg.Logger.With("bridge", cfg.Bridge),
 		cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, filepath.Join(cfg.DataDir, "cache"), nil)}
-	if n.list, err = libcni.ConfListFromBytes(n.conflist()); err != nil {
+	if n.list, err = libcni.ConfListFromBytes(n.conflist(true)); err != nil {
+		return nil, fmt.Errorf("cni: %w", err)
+	}
+	if n.bare, err = libcni.ConfListFromBytes(n.conflist(false)); err != nil {
 		return nil, fmt.Errorf("cni: %w", err)
 	}
 	lo, _ := json.Marshal(map[string]any{"cniVersion": "1.0.0", "name": n.netName() + "-lo",
@@ -136,25 +190,26 @@ func (n *Network) netName() string { return n.cfg.Name + "-" + n.cfg.Bridge }
 
 // conflist is the pod network: a veth into the bridge (the host side is
 // the pods' gateway), an address from the pod subnet with a default
-// route, and host ports (snat, so 127.0.0.1:port works too).
-func (n *Network) conflist() []byte {
-	b, _ := json.Marshal(map[string]any{
-		"cniVersion": "1.0.0",
-		"name":       n.netName(),
-		"plugins": []any{
-			map[string]any{
-				"type": "bridge", "bridge": n.cfg.Bridge,
-				"isGateway": true, "hairpinMode": true, "ipMasq": false,
-				"ipam": map[string]any{
-					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": n.podNet.String()}}},
-					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-					"dataDir": filepath.Join(n.cfg.DataDir, "ipam"),
-				},
+// route, and host ports (snat, so 127.0.0.1:port works too). A pod with
+// no host port skips portmap: one plugin run less per pod. Both lists have
+// one name, so the cached list of a pod is what its teardown runs.
+func (n *Network) conflist(ports bool) []byte {
+	plugins := []any{
+		map[string]any{
+			"type": "bridge", "bridge": n.cfg.Bridge,
+			"isGateway": true, "hairpinMode": true, "ipMasq": false,
+			"ipam": map[string]any{
+				"type":    "host-local",
+				"ranges":  [][]map[string]string{{{"subnet": n.podNet.String()}}},
+				"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+				"dataDir": filepath.Join(n.cfg.DataDir, "ipam"),
 			},
-			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true},
 		},
-	})
+	}
+	if ports {
+		plugins = append(plugins, map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true})
+	}
+	b, _ := json.Marshal(map[string]any{"cniVersion": "1.0.0", "name": n.netName(), "plugins": plugins})
 	return b
 }
 

@@ -95,8 +95,7 @@ func (n *Network) Setup(ctx context.Context, uid string, ports []PortMapping) (S
 	if err != nil {
 		return Sandbox{}, err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.lockPod(uid)()
 	if sb, err := n.read(uid); err == nil && sb.NetNS != "" && exists(sb.NetNS) {
 		return sb, nil
 	}
@@ -114,6 +113,7 @@ func (n *Network) Setup(ctx context.Context, uid string, ports []PortMapping) (S
 	for try := 1; ; try++ {
 		sb, err := n.setup(ctx, uid, path, ports)
 		if err == nil {
+			n.bridgeUp.Store(true)
 			n.log.Debug("pod network up", "pod", uid, "ip", sb.IP, "netns", sb.NetNS)
 			return sb, nil
 		}
@@ -139,7 +139,11 @@ func (n *Network) setup(ctx context.Context, uid, path string, ports []PortMappi
 	if _, err := n.cni.AddNetworkList(ctx, n.lo, runtimeConf(uid, path, "lo", nil)); err != nil {
 		return Sandbox{}, fmt.Errorf("cni: pod %s: loopback: %w", uid, err)
 	}
-	res, err := n.cni.AddNetworkList(ctx, n.list, runtimeConf(uid, path, "eth0", ports))
+	list := n.list
+	if len(ports) == 0 {
+		list = n.bare
+	}
+	res, err := n.cni.AddNetworkList(ctx, list, runtimeConf(uid, path, "eth0", ports))
 	if err != nil {
 		return Sandbox{}, fmt.Errorf("cni: pod %s: %w", uid, err)
 	}
@@ -167,8 +171,7 @@ func (n *Network) Teardown(ctx context.Context, uid string) error {
 	if !validName.MatchString(uid) {
 		return fmt.Errorf("cni: pod UID %q: only [a-zA-Z0-9_.-] allowed", uid)
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.lockPod(uid)()
 	return n.teardown(ctx, uid, nil)
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -159,7 +158,7 @@ func (c *Cluster) purge(tb testing.TB, n *Node) {
 // machine touches, so clusters side by side do not share pod addresses.
 func freePodCIDR(tb testing.TB) string {
 	for range 64 {
-		b := 100 + mrand.IntN(100)
+		b := 100 + rand.IntN(100)
 		out, err := exec.Command("ip", "-4", "route", "show", "table", "all").Output()
 		if err != nil {
 			tb.Fatalf("ip route: %v", err)
@@ -323,7 +322,7 @@ func Start(tb testing.TB, opts Options) *Cluster {
 		opts.Bind = "127.0.0.1"
 	}
 	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind, key: GossipKey(), containerd: opts.Containerd,
-		id: fmt.Sprintf("%06x", mrand.IntN(1<<24))}
+		id: fmt.Sprintf("%06x", rand.IntN(1<<24))}
 	if c.containerd != "" {
 		c.podCIDR = freePodCIDR(tb)
 	}

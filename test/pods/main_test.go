@@ -1,0 +1,197 @@
+package pods
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/client"
+	"github.com/berth-dev/berth/internal/testcluster"
+	"github.com/berth-dev/berth/internal/testcontainerd"
+	"github.com/berth-dev/berth/internal/testimage"
+)
+
+// containerd is the socket of this test binary's containerd, set by
+// startCluster.
+var containerd string
+
+func TestMain(m *testing.M) { os.Exit(testcontainerd.Main(m)) }
+
+// berth runs the CLI against an agent's API.
+func berth(t testing.TB, addr string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(testcluster.Binary(t), append([]string{"--addr", addr}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(errb.String(), "goroutine ") {
+		t.Fatalf("berth %v printed a Go stack:\n%s", args, errb.String())
+	}
+	return out.String(), errb.String(), code
+}
+
+func mustBerth(t testing.TB, addr string, args ...string) string {
+	t.Helper()
+	out, errs, code := berth(t, addr, args...)
+	if code != 0 {
+		t.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// startCluster starts servers (and workers) that run pods on the test's
+// containerd, loads the test image onto every node, and waits until every
+// node has its pod subnet.
+func startCluster(t testing.TB, servers, workers int, args ...string) *testcluster.Cluster {
+	t.Helper()
+	containerd = testcontainerd.Start(t)
+	c := testcluster.Start(t, testcluster.Options{Servers: servers, Containerd: containerd, Args: args})
+	for range workers {
+		c.AddWorker(t, args...)
+	}
+	cl := c.Client(t)
+	eventually(t, 30*time.Second, func() error {
+		nodes, _, err := cl.List(context.Background(), "Node", "")
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for _, o := range nodes {
+			n := o.(*api.Node)
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == api.NodeReady && cond.Status == api.ConditionTrue && n.Spec.PodCIDR != "" {
+					ready++
+				}
+			}
+		}
+		if ready != servers+workers {
+			return fmt.Errorf("%d of %d nodes ready with a pod subnet", ready, servers+workers)
+		}
+		return nil
+	})
+	archive := writeArchive(t)
+	// The nodes' runtimes come up after their subnets; load once all are.
+	eventually(t, 30*time.Second, func() error {
+		out, errs, code := berth(t, c.Nodes[0].APIAddr(), "image", "load", archive)
+		if code != 0 {
+			return fmt.Errorf("image load: %s%s", out, errs)
+		}
+		if n := strings.Count(out, testimage.Ref); n != servers+workers {
+			return fmt.Errorf("image loaded on %d nodes:\n%s", n, out)
+		}
+		return nil
+	})
+	return c
+}
+
+// eventually retries f until it returns nil or the time is up.
+func eventually(t testing.TB, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("not within %v: %v", d, err)
+}
+
+func getPod(t testing.TB, cl *client.Client, name string) *api.Pod {
+	t.Helper()
+	obj, err := cl.Get(context.Background(), "Pod", "default", name)
+	if err != nil {
+		t.Fatalf("get pod %s: %v", name, err)
+	}
+	return obj.(*api.Pod)
+}
+
+// waitPod waits until the pod satisfies ok, and returns it.
+func waitPod(t testing.TB, cl *client.Client, name string, d time.Duration, ok func(p *api.Pod) bool) *api.Pod {
+	t.Helper()
+	var p *api.Pod
+	eventually(t, d, func() error {
+		obj, err := cl.Get(context.Background(), "Pod", "default", name)
+		if err != nil {
+			return err
+		}
+		p = obj.(*api.Pod)
+		if !ok(p) {
+			b, _ := json.Marshal(p.Status)
+			return fmt.Errorf("pod %s: %s", name, b)
+		}
+		return nil
+	})
+	return p
+}
+
+func running(p *api.Pod) bool {
+	return p.Status.Phase == api.PodRunning && p.Status.PodIP != "" && len(p.Status.ContainerStatuses) > 0 &&
+		p.Status.ContainerStatuses[0].State.Running != nil
+}
+
+func httpGet(t testing.TB, url string) (string, error) {
+	t.Helper()
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), err
+}
+
+// otherAgent is an agent that is not the pod's node.
+func otherAgent(c *testcluster.Cluster, node string) *testcluster.Node {
+	for _, n := range c.All() {
+		if n.Name != node {
+			return n
+		}
+	}
+	return nil
+}
+
+// writeArchive writes the test image's archive to a temporary file.
+func writeArchive(t testing.TB) string {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	f, err := os.Create(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := testimage.Write(f, testimage.Ref); err != nil {
+		t.Fatal(err)
+	}
+	return archive
+}
+
+func openArchive(t testing.TB, path string) io.Reader {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
