@@ -118,6 +118,9 @@ func (a *Agent) startKubelet(ctx context.Context) {
 // bridgeName is the node's pod bridge: short (15 bytes at most) and its
 // own, so several agents on one machine do not share one.
 func bridgeName(name, dataDir string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
 	h := sha256.Sum256([]byte(name + "\x00" + dataDir))
 	return "bz" + hex.EncodeToString(h[:])[:10]
 }

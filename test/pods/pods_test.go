@@ -240,6 +240,26 @@ spec:
 		t.Fatalf("running tasks %d before the restart, %d after", before, after)
 	}
 
+	// A container that vanished while the agent was down is started again
+	// (restart policy Always).
+	s1.Kill(t)
+	cid := strings.TrimPrefix(id, "containerd://")
+	for _, args := range [][]string{{"tasks", "kill", "-s", "SIGKILL", cid}, {"tasks", "delete", "-f", cid}, {"containers", "delete", cid}} {
+		_ = exec.Command("ctr", append([]string{"-a", containerd, "-n", s1.Namespace()}, args...)...).Run()
+	}
+	if n := runningTasks(t, s1); n != 0 {
+		t.Fatalf("%d tasks still running after the container was removed", n)
+	}
+	s1.Start(t)
+	c.WaitReady(t)
+	eventually(t, 30*time.Second, func() error {
+		if n := runningTasks(t, s1); n != 1 {
+			return fmt.Errorf("%d tasks running", n)
+		}
+		return nil
+	})
+	waitPod(t, cl, "keeper", 30*time.Second, running)
+
 	// The named volume survives the pod.
 	mustBerth(t, s1.APIAddr(), "delete", "pod", "keeper")
 	eventually(t, 60*time.Second, func() error {
