@@ -257,3 +257,25 @@ func TestDecodeObjectCanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeProbePorts(t *testing.T) {
+	pod := func(port string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: i\n    ports: [{name: http, containerPort: 80}]\n" +
+			"    readinessProbe: {httpGet: {port: " + port + "}}\n"
+	}
+	for _, port := range []string{"80", "http", `"8080"`} {
+		if _, err := DecodeDocuments([]byte(pod(port))); err != nil {
+			t.Errorf("port %s: %v", port, err)
+		}
+	}
+	for port, want := range map[string]string{
+		"[1]":   `expected port number or name, got array`,
+		"https": `"https" names no port of the container`,
+		"70000": `70000 is not in 1..65535`,
+	} {
+		_, err := DecodeDocuments([]byte(pod(port)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("port %s: %v, want %q", port, err, want)
+		}
+	}
+}

@@ -44,6 +44,18 @@ func checkFields(v any, t reflect.Type, path string) *fieldProblem {
 	mismatch := func(want string) *fieldProblem {
 		return &fieldProblem{path: path, msg: "expected " + want + ", got " + jsonType(v)}
 	}
+	if t == intOrStringType {
+		n, isNum := v.(json.Number)
+		if _, isStr := v.(string); !isStr && !isNum {
+			return mismatch("port number or name")
+		}
+		if isNum {
+			if _, err := strconv.ParseInt(n.String(), 10, 32); err != nil {
+				return &fieldProblem{path: path, msg: "expected a port number or name, got " + n.String()}
+			}
+		}
+		return nil
+	}
 	if t == quantityType {
 		if _, ok := v.(json.Number); !ok {
 			if _, ok := v.(string); !ok {
@@ -152,6 +164,7 @@ func jsonType(v any) string {
 }
 
 var quantityType = reflect.TypeFor[Quantity]()
+var intOrStringType = reflect.TypeFor[IntOrString]()
 
 var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
 

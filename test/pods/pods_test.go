@@ -53,6 +53,37 @@ func TestRunServeLogsExec(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "hi") || !strings.Contains(string(out), "/dev/pts/") {
 		t.Fatalf("exec -it through %s: %v\n%s", other.Name, err, out)
 	}
+	// The terminal's size reaches the process at its start, and Ctrl-C
+	// reaches the process (not the CLI).
+	out, err = exec.Command("script", "-qec", fmt.Sprintf("stty cols 123 rows 45; %s --addr %s exec -it web -- stty size", testcluster.Binary(t), other.APIAddr()), "/dev/null").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "45 123") {
+		t.Fatalf("exec -it stty size: %v\n%q", err, out)
+	}
+	ctrlC := exec.Command("script", "-qec", fmt.Sprintf(`%s --addr %s exec -it web -- sh -c 'trap "echo got-interrupt; exit 5" INT; echo ready; while true; do sleep 0.1; done'`, testcluster.Binary(t), other.APIAddr()), "/dev/null")
+	stdin, _ := ctrlC.StdinPipe()
+	var ctrlOut strings.Builder
+	ctrlC.Stdout, ctrlC.Stderr = &ctrlOut, &ctrlOut
+	if err := ctrlC.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(ctrlOut.String(), "ready") {
+			return fmt.Errorf("no prompt yet: %q", ctrlOut.String())
+		}
+		return nil
+	})
+	_, _ = stdin.Write([]byte{3})
+	done := make(chan error, 1)
+	go func() { done <- ctrlC.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = ctrlC.Process.Kill()
+		t.Fatalf("Ctrl-C did not end the remote process: %q", ctrlOut.String())
+	}
+	if !strings.Contains(ctrlOut.String(), "got-interrupt") {
+		t.Fatalf("Ctrl-C did not reach the process: %q", ctrlOut.String())
+	}
 	// Without a terminal: the exit code comes back.
 	if _, _, code := berth(t, other.APIAddr(), "exec", "web", "--", "sh", "-c", "exit 7"); code != 7 {
 		t.Fatalf("exec exit code %d, want 7", code)
@@ -128,6 +159,10 @@ func TestCrashOOMAndBadInput(t *testing.T) {
 	})
 	if ps := mustBerth(t, s1, "ps"); !strings.Contains(ps, "CrashLoopBackOff") {
 		t.Fatalf("ps:\n%s", ps)
+	}
+	// The log holds every run's lines.
+	if logs := mustBerth(t, s1, "logs", "crash"); strings.Count(logs, "dying") < 3 {
+		t.Fatalf("logs of a container that ran 3 times:\n%s", logs)
 	}
 
 	// Bad input.
@@ -292,4 +327,69 @@ func runningTasks(t testing.TB, n *testcluster.Node) int {
 		}
 	}
 	return count
+}
+
+// TestProbes: a liveness probe that starts failing restarts the
+// container; readiness probes (HTTP, TCP) set the Ready condition.
+func TestProbes(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 1, 0)
+	cl := c.Client(t)
+	manifest := `apiVersion: v1
+kind: Pod
+metadata: {name: sick}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: ` + testimage.Ref + `
+    command: [sh, -c, "touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 3600"]
+    livenessProbe:
+      exec: {command: [test, -f, /tmp/ok]}
+      periodSeconds: 1
+      failureThreshold: 2
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: served}
+spec:
+  containers:
+  - name: c
+    image: ` + testimage.Ref + `
+    command: [httpd, -f, -p, "80", -h, /www]
+    ports: [{name: http, containerPort: 80}]
+    readinessProbe:
+      httpGet: {path: /, port: http}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: deaf}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: ` + testimage.Ref + `
+    command: [sleep, "3600"]
+    readinessProbe:
+      tcpSocket: {port: 81}
+      periodSeconds: 1
+`
+	if out, errs, code := berthStdin(t, c.Nodes[0].APIAddr(), manifest, "apply", "-f", "-"); code != 0 {
+		t.Fatalf("apply: %s%s", out, errs)
+	}
+	ready := func(p *api.Pod) bool {
+		cond := p.Condition(api.PodReady)
+		return cond != nil && cond.Status == api.ConditionTrue
+	}
+	waitPod(t, cl, "sick", 60*time.Second, func(p *api.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
+	waitPod(t, cl, "served", 60*time.Second, func(p *api.Pod) bool { return running(p) && ready(p) })
+	waitPod(t, cl, "deaf", 60*time.Second, running)
+	time.Sleep(3 * time.Second) // a few probe periods
+	p := getPod(t, cl, "deaf")
+	if ready(p) || p.Status.ContainerStatuses[0].Ready || p.Status.ContainerStatuses[0].RestartCount != 0 {
+		t.Fatalf("a pod whose readiness probe fails: %+v", p.Status)
+	}
 }
