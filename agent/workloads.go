@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/berth-dev/berth/api"
@@ -39,6 +40,16 @@ func isLocal(ctx context.Context) bool {
 
 func toNode(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, localKey, "1")
+}
+
+// nodeError words the failure of a call relayed to a pod's node, so that
+// the caller does not take the node's connection error for its own.
+func nodeError(addr string, err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "connection error") {
+		return err
+	}
+	return status.Errorf(codes.Unavailable, "the pod's node at %s cannot be reached: %s", addr, strings.ReplaceAll(st.Message(), "connection error", "no connection"))
 }
 
 // podNode finds a pod and the API address of its node ("" for this one).
@@ -133,7 +144,7 @@ func (s *workloadsServer) Logs(req *pb.LogsRequest, stream pb.Workloads_LogsServ
 			return err
 		}
 		if addr != "" {
-			return relayLogs(ctx, a, addr, req, stream)
+			return nodeError(addr, relayLogs(ctx, a, addr, req, stream))
 		}
 	}
 	w, c, err := a.localPod(req.Namespace, req.Pod, req.Container)
@@ -193,7 +204,7 @@ func (s *workloadsServer) Exec(stream pb.Workloads_ExecServer) error {
 			return err
 		}
 		if addr != "" {
-			return relayExec(ctx, a, addr, first, stream)
+			return nodeError(addr, relayExec(ctx, a, addr, first, stream))
 		}
 	}
 	w, c, err := a.localPod(start.Namespace, start.Pod, start.Container)

@@ -141,13 +141,7 @@ func (c *Client) do(ctx context.Context, fn func(ctx context.Context, conn *grpc
 	backoff := 20 * time.Millisecond
 	var unreachableSince time.Time
 	for {
-		c.mu.Lock()
-		addr := c.leader
-		if addr == "" {
-			addr = c.addrs[c.next%len(c.addrs)]
-		}
-		c.mu.Unlock()
-		conn, err := c.conn(addr)
+		conn, err := c.conn(c.pick())
 		if err != nil {
 			return err
 		}
@@ -165,27 +159,53 @@ func (c *Client) do(ctx context.Context, fn func(ctx context.Context, conn *grpc
 		} else if unreachableSince.IsZero() {
 			unreachableSince = time.Now()
 		} else if time.Since(unreachableSince) > c.unreachable {
-			why := status.Convert(err).Message()
-			if i := strings.LastIndex(why, ": "); i >= 0 {
-				why = strings.Trim(why[i+2:], `"`) // "connection refused", not gRPC's whole story
-			}
-			return &Error{Code: codes.Unavailable, Message: fmt.Sprintf("cannot reach any server of %s (%s)", strings.Join(c.addrs, ","), why)}
+			return c.unreachableError(err)
 		}
-		c.mu.Lock()
-		if c.leader == "" {
-			c.next++
-		}
-		c.leader = ""
-		c.mu.Unlock()
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !c.moveOn(ctx, &backoff) {
 			return wrap(err)
-		case <-t.C:
 		}
-		backoff = min(backoff*2, time.Second)
 	}
+}
+
+// pick is the server the next try goes to: the leader when known.
+func (c *Client) pick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leader != "" {
+		return c.leader
+	}
+	return c.addrs[c.next%len(c.addrs)]
+}
+
+// moveOn makes the next try go to the next server, after a back-off that
+// doubles up to a second; false when ctx ended meanwhile.
+func (c *Client) moveOn(ctx context.Context, backoff *time.Duration) bool {
+	c.mu.Lock()
+	if c.leader == "" {
+		c.next++
+	}
+	c.leader = ""
+	c.mu.Unlock()
+	t := time.NewTimer(*backoff)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	*backoff = min(*backoff*2, time.Second)
+	return true
+}
+
+// unreachableError says that no server could be connected to, with the
+// last reason in a few words ("connection refused", not gRPC's whole
+// story).
+func (c *Client) unreachableError(err error) error {
+	why := status.Convert(err).Message()
+	if i := strings.LastIndex(why, ": "); i >= 0 {
+		why = strings.Trim(why[i+2:], `"`)
+	}
+	return &Error{Code: codes.Unavailable, Message: fmt.Sprintf("cannot reach any server of %s (%s)", strings.Join(c.addrs, ","), why)}
 }
 
 // WriteRetryWindow is how long after its first try a write is retried. The

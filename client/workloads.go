@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -319,13 +318,7 @@ func (c *Client) stream(ctx context.Context, idempotent bool, fn func(ctx contex
 	begun := time.Now()
 	var unreachableSince time.Time
 	for {
-		c.mu.Lock()
-		addr := c.leader
-		if addr == "" {
-			addr = c.addrs[c.next%len(c.addrs)]
-		}
-		c.mu.Unlock()
-		conn, err := c.conn(addr)
+		conn, err := c.conn(c.pick())
 		if err != nil {
 			return err
 		}
@@ -345,31 +338,10 @@ func (c *Client) stream(ctx context.Context, idempotent bool, fn func(ctx contex
 		default:
 			return wrap(err)
 		}
-		c.mu.Lock()
-		if c.leader == "" {
-			c.next++
-		}
-		c.leader = ""
-		c.mu.Unlock()
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !c.moveOn(ctx, &backoff) {
 			return wrap(err)
-		case <-t.C:
 		}
-		backoff = min(backoff*2, time.Second)
 	}
-}
-
-// unreachableError says that no server could be connected to, with the
-// last reason in a few words.
-func (c *Client) unreachableError(err error) error {
-	why := status.Convert(err).Message()
-	if i := strings.LastIndex(why, ": "); i >= 0 {
-		why = strings.Trim(why[i+2:], `"`)
-	}
-	return &Error{Code: codes.Unavailable, Message: fmt.Sprintf("cannot reach any server of %s (%s)", strings.Join(c.addrs, ","), why)}
 }
 
 // writeAll writes a message's stdout and stderr bytes; a nil writer

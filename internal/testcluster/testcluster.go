@@ -566,3 +566,39 @@ func (c *Cluster) Node(name string) *Node {
 	}
 	return nil
 }
+
+// CLI runs the berth binary against an API address, with stdin, and
+// returns what it printed and its exit code. A Go stack in its output
+// fails the test.
+func CLI(tb testing.TB, addr, stdin string, args ...string) (stdout, stderr string, code int) {
+	tb.Helper()
+	cmd := exec.Command(Binary(tb), append([]string{"--addr", addr}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatal(err)
+	}
+	if strings.Contains(errb.String(), "goroutine ") {
+		tb.Fatalf("berth %v printed a Go stack:\n%s", args, errb.String())
+	}
+	return out.String(), errb.String(), code
+}
+
+// Eventually retries f every 100 ms until it returns nil, and fails the
+// test with f's last error when d has passed.
+func Eventually(tb testing.TB, d time.Duration, f func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tb.Fatalf("not within %v: %v", d, err)
+}

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,19 +14,7 @@ import (
 // berth runs the CLI against a server and returns its output and exit code.
 func berth(t *testing.T, addr string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(testcluster.Binary(t), append([]string{"--addr", addr}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(errb.String(), "goroutine ") {
-		t.Fatalf("berth %v printed a Go stack:\n%s", args, errb.String())
-	}
-	return out.String(), errb.String(), code
+	return testcluster.CLI(t, addr, "", args...)
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/client"
+	"github.com/berth-dev/berth/internal/testcluster"
 )
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -43,15 +44,7 @@ func getCM(t *testing.T, ctx context.Context, cl *client.Client, name string, op
 // eventually retries f until it returns nil or the time is up.
 func eventually(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("not within %v: %v", d, err)
+	testcluster.Eventually(t, d, f)
 }
 
 func countCMs(ctx context.Context, cl *client.Client, opts ...client.ReadOption) (int, error) {

@@ -1,14 +1,12 @@
 package pods
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,19 +28,7 @@ func TestMain(m *testing.M) { os.Exit(testcontainerd.Main(m)) }
 // berth runs the CLI against an agent's API.
 func berth(t testing.TB, addr string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(testcluster.Binary(t), append([]string{"--addr", addr}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(errb.String(), "goroutine ") {
-		t.Fatalf("berth %v printed a Go stack:\n%s", args, errb.String())
-	}
-	return out.String(), errb.String(), code
+	return testcluster.CLI(t, addr, "", args...)
 }
 
 func mustBerth(t testing.TB, addr string, args ...string) string {
@@ -102,15 +88,7 @@ func startCluster(t testing.TB, servers, workers int, args ...string) *testclust
 // eventually retries f until it returns nil or the time is up.
 func eventually(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("not within %v: %v", d, err)
+	testcluster.Eventually(t, d, f)
 }
 
 func getPod(t testing.TB, cl *client.Client, name string) *api.Pod {

@@ -196,18 +196,7 @@ func TestCrashOOMAndBadInput(t *testing.T) {
 
 func berthStdin(t testing.TB, addr, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(testcluster.Binary(t), append([]string{"--addr", addr}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return testcluster.CLI(t, addr, stdin, args...)
 }
 
 // TestVolumesSecretsAndRestart: a named volume outlives its pod; a
