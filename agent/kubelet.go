@@ -288,7 +288,9 @@ func (k *kubelet) podsLoop(ctx context.Context) {
 // listPods starts a worker for each pod of this node and, the first time,
 // removes what the runtime holds of pods that are gone.
 func (k *kubelet) listPods(ctx context.Context, first bool) (uint64, error) {
-	resp, err := k.res.List(ctx, &pb.ListRequest{Kind: "Pod", Stale: true})
+	// Linearizable: a lagging server's list could lack a pod that runs here,
+	// and a pod missing from the list is torn down.
+	resp, err := k.res.List(ctx, &pb.ListRequest{Kind: "Pod"})
 	if err != nil {
 		return 0, err
 	}
