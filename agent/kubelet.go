@@ -162,6 +162,9 @@ func (k *kubelet) setup(ctx context.Context) error {
 		return err
 	}
 	k.res, k.node = pb.NewResourcesClient(conn), pb.NewNodesClient(conn)
+	// Until containerd answers, try again every 2 s, then less often (up
+	// to every 30 s), and say so once a minute at most.
+	wait, said := 2*time.Second, time.Time{}
 	for {
 		rt, err := driver.NewContainerd(ctx, driver.ContainerdConfig{
 			Socket: k.cfg.ContainerdSocket, Namespace: k.cfg.ContainerdNamespace,
@@ -171,10 +174,14 @@ func (k *kubelet) setup(ctx context.Context) error {
 			k.rt = rt
 			break
 		}
-		k.log.Warn("containerd not reachable; trying again", "socket", k.cfg.ContainerdSocket, "err", err)
-		if !sleepCtx(ctx, 2*time.Second) {
+		if time.Since(said) > time.Minute {
+			k.log.Warn("containerd not reachable; this node runs no pods until it is", "socket", k.cfg.ContainerdSocket, "err", err)
+			said = time.Now()
+		}
+		if !sleepCtx(ctx, wait) {
 			return ctx.Err()
 		}
+		wait = min(2*wait, 30*time.Second)
 	}
 	var podCIDR string
 	for podCIDR == "" {

@@ -18,6 +18,10 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
+	if [[ -n ${CONTAINERD_SOCKET:-} && -n ${berth:-} ]]; then
+		"$berth" agent purge --name dev --data-dir "$tmp/data" --containerd-socket "$CONTAINERD_SOCKET" \
+			--containerd-namespace "footprint-$$" >/dev/null 2>&1 || true
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -64,8 +68,10 @@ if [[ -z $berth ]]; then
 fi
 
 api=$(free_port) raft=$(free_port) gossip=$(free_port)
+# CONTAINERD_SOCKET: measure a node agent that watches a containerd (no pods).
 "$berth" agent --dev --data-dir "$tmp/data" --api-port "$api" --raft-port "$raft" \
-	--gossip-port "$gossip" --log-level warn >"$tmp/agent.log" 2>&1 &
+	--gossip-port "$gossip" --log-level warn --containerd-socket "${CONTAINERD_SOCKET:-}" \
+	--containerd-namespace "footprint-$$" >"$tmp/agent.log" 2>&1 &
 pid=$!
 
 for i in $(seq 300); do
