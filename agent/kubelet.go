@@ -115,6 +115,13 @@ func (a *Agent) startKubelet(ctx context.Context) {
 	}()
 }
 
+// networkConfig is the pod network of the agent named name with data in
+// dataDir: its bridge, and its records under dataDir/cni.
+func networkConfig(name, dataDir, podCIDR, clusterCIDR string, log *slog.Logger) cni.Config {
+	return cni.Config{Name: "berth", Bridge: bridgeName(name, dataDir), PodCIDR: podCIDR,
+		ClusterCIDR: clusterCIDR, DataDir: filepath.Join(dataDir, "cni"), Logger: log}
+}
+
 // bridgeName is the node's pod bridge: short (15 bytes at most) and its
 // own, so several agents on one machine do not share one.
 func bridgeName(name, dataDir string) string {
@@ -196,8 +203,7 @@ func (k *kubelet) setup(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	nw, err := cni.New(cni.Config{Name: "berth", Bridge: bridgeName(k.name, k.dir), PodCIDR: podCIDR,
-		ClusterCIDR: k.cfg.PodCIDR, DataDir: filepath.Join(k.dir, "cni"), Logger: k.log})
+	nw, err := cni.New(networkConfig(k.name, k.dir, podCIDR, k.cfg.PodCIDR, k.log))
 	if err != nil {
 		return err
 	}

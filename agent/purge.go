@@ -34,8 +34,9 @@ func Purge(ctx context.Context, cfg Config) error {
 			errs = append(errs, err)
 		}
 	}
-	nw, err := cni.New(cni.Config{Name: "berth", Bridge: bridgeName(cfg.Name, cfg.DataDir), PodCIDR: "10.255.255.0/24",
-		ClusterCIDR: DefaultPodCIDR, DataDir: filepath.Join(cfg.DataDir, "cni")})
+	// Purge finds what to remove by the bridge, the sandbox records and
+	// libcni's cache; the subnets given here are not used by it.
+	nw, err := cni.New(networkConfig(cfg.Name, cfg.DataDir, "10.255.255.0/24", DefaultPodCIDR, nil))
 	if err == nil {
 		err = nw.Purge(ctx)
 	}

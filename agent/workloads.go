@@ -52,39 +52,43 @@ func nodeError(addr string, err error) error {
 	return status.Errorf(codes.Unavailable, "the pod's node at %s cannot be reached: %s", addr, strings.ReplaceAll(st.Message(), "connection error", "no connection"))
 }
 
-// podNode finds a pod and the API address of its node ("" for this one).
-func (a *Agent) podNode(ctx context.Context, ns, name string) (*api.Pod, string, error) {
+// podNode returns the API address of a pod's node, or "" when this agent
+// serves the call: the pod is its own, or the call was relayed to it.
+func (a *Agent) podNode(ctx context.Context, ns, name string) (string, error) {
+	if isLocal(ctx) {
+		return "", nil
+	}
 	conn, err := a.conns.get(a.APIAddr())
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if ns == "" {
 		ns = "default"
 	}
 	resp, err := pb.NewResourcesClient(conn).Get(ctx, &pb.GetRequest{Ref: &pb.ObjectRef{Kind: "Pod", Namespace: ns, Name: name}})
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	var p api.Pod
 	if err := json.Unmarshal(resp.Object, &p); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	node := p.Spec.NodeName
 	switch {
 	case node == "":
-		return nil, "", status.Errorf(codes.FailedPrecondition, "pod %q is not scheduled to a node yet", name)
+		return "", status.Errorf(codes.FailedPrecondition, "pod %q is not scheduled to a node yet", name)
 	case node == a.cfg.Name:
-		return &p, "", nil
+		return "", nil
 	}
 	for _, m := range a.pool.Members() {
 		if m.Name == node {
 			if m.State != gossip.StateAlive || m.Meta.API == "" {
-				return nil, "", status.Errorf(codes.Unavailable, "node %s of pod %q is %s", node, name, m.State)
+				return "", status.Errorf(codes.Unavailable, "node %s of pod %q is %s", node, name, m.State)
 			}
-			return &p, m.Meta.API, nil
+			return m.Meta.API, nil
 		}
 	}
-	return nil, "", status.Errorf(codes.Unavailable, "node %s of pod %q is not in the cluster", node, name)
+	return "", status.Errorf(codes.Unavailable, "node %s of pod %q is not in the cluster", node, name)
 }
 
 // localPod returns this node's worker for a pod and the container meant
@@ -138,14 +142,12 @@ func (w streamWriter) Write(b []byte) (int, error) {
 
 func (s *workloadsServer) Logs(req *pb.LogsRequest, stream pb.Workloads_LogsServer) error {
 	a, ctx := s.a, stream.Context()
-	if !isLocal(ctx) {
-		_, addr, err := a.podNode(ctx, req.Namespace, req.Pod)
-		if err != nil {
-			return err
-		}
-		if addr != "" {
-			return nodeError(addr, relayLogs(ctx, a, addr, req, stream))
-		}
+	addr, err := a.podNode(ctx, req.Namespace, req.Pod)
+	if err != nil {
+		return err
+	}
+	if addr != "" {
+		return nodeError(addr, relayLogs(ctx, a, addr, req, stream))
 	}
 	w, c, err := a.localPod(req.Namespace, req.Pod, req.Container)
 	if err != nil {
@@ -198,14 +200,12 @@ func (s *workloadsServer) Exec(stream pb.Workloads_ExecServer) error {
 	if start == nil || len(start.Command) == 0 {
 		return status.Error(codes.InvalidArgument, "exec: the first message must name the pod and the command")
 	}
-	if !isLocal(ctx) {
-		_, addr, err := a.podNode(ctx, start.Namespace, start.Pod)
-		if err != nil {
-			return err
-		}
-		if addr != "" {
-			return nodeError(addr, relayExec(ctx, a, addr, first, stream))
-		}
+	addr, err := a.podNode(ctx, start.Namespace, start.Pod)
+	if err != nil {
+		return err
+	}
+	if addr != "" {
+		return nodeError(addr, relayExec(ctx, a, addr, first, stream))
 	}
 	w, c, err := a.localPod(start.Namespace, start.Pod, start.Container)
 	if err != nil {

@@ -2,32 +2,17 @@ package gossip
 
 import (
 	"bytes"
+	"github.com/berth-dev/berth/internal/testlog"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/api"
 )
 
-// syncBuffer is a log that tests read while pools write it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log a test reads while others write it.
+type syncBuffer = testlog.Buffer
 
 func testInventory(cpu string) *Inventory {
 	return &Inventory{

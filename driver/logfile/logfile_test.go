@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/testlog"
 	"io"
 	"io/fs"
 	"net/url"
@@ -217,23 +218,8 @@ func TestPartialLines(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a reader and a writer at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log a test reads while others write it.
+type syncBuffer = testlog.Buffer
 
 // waitFor polls cond until it holds or 10 seconds pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
