@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"maps"
 	mrand "math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -120,6 +121,42 @@ func New(t testing.TB) *Net {
 	}
 	t.Logf("testnet: net %s on %s", n.id, n.prefix)
 	return n
+}
+
+// Open is New for a program that is not a test (the Jepsen runner): the
+// caller removes the net with Close, also after a failure; a net whose
+// process dies is swept by the next New, Open or Sweep.
+func Open() (*Net, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	if err := Sweep(); err != nil {
+		return nil, fmt.Errorf("testnet: sweeping leftovers: %w", err)
+	}
+	n, err := register()
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	if err := n.setup(); err != nil {
+		return nil, errors.Join(fmt.Errorf("testnet: net %s: %w", n.id, err), n.close())
+	}
+	return n, nil
+}
+
+// Close removes everything the net made, hosts and their processes
+// included. A net made by New is closed by its test's cleanup.
+func (n *Net) Close() error { return n.close() }
+
+// ID is the net's ID, the bridge's name.
+func (n *Net) ID() string { return n.id }
+
+// NewHost is AddHost with an error instead of a test failure.
+func (n *Net) NewHost(name string) (*Host, error) {
+	h, err := n.addHost(name)
+	if err != nil {
+		return nil, fmt.Errorf("testnet: net %s: host %q: %w", n.id, name, err)
+	}
+	return h, nil
 }
 
 // BridgeIP is the root namespace's address on the bridge: processes started
@@ -241,8 +278,36 @@ func (h *Host) Isolate() error {
 	return nil
 }
 
-// Heal removes what Isolate added; healing a host that is not isolated does
-// nothing.
+// DropFrom drops every packet that arrives at the host from the given
+// addresses (other hosts'), TCP and UDP alike, established connections
+// included; what the host sends them still leaves. Calling it on both sides
+// of a cut makes a partition; on one side only, a one-way fault. The root
+// namespace (the bridge IP) stays reachable unless named. Dropping an
+// address already dropped does nothing.
+func (h *Host) DropFrom(ips ...string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	have, err := rules(h.ns, isolateComment)
+	if err != nil {
+		return fmt.Errorf("testnet: drop at %s: %w", h.name, err)
+	}
+	for _, ip := range ips {
+		if net.ParseIP(ip).To4() == nil {
+			return fmt.Errorf("testnet: drop at %s: %q is not an IPv4 address", h.name, ip)
+		}
+		src := ip + "/32"
+		if slices.ContainsFunc(have, func(r []string) bool { return slices.Contains(r, src) }) {
+			continue
+		}
+		if _, err := iptables(h.ns, "-I", "INPUT", "1", "-s", src, "-m", "comment", "--comment", isolateComment, "-j", "DROP"); err != nil {
+			return fmt.Errorf("testnet: drop at %s: %w", h.name, err)
+		}
+	}
+	return nil
+}
+
+// Heal removes what Isolate and DropFrom added; healing a host that is not
+// cut off does nothing.
 func (h *Host) Heal() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

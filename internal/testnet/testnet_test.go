@@ -459,6 +459,47 @@ func TestIsolateAndHeal(t *testing.T) {
 	check(t, true, all)
 }
 
+// DropFrom on both sides cuts a and b apart; each still reaches c and the
+// root namespace, and Heal (of both) restores every path.
+func TestDropFromAndHeal(t *testing.T) {
+	t.Parallel()
+	n := New(t)
+	a, b, c := n.AddHost(t, "a"), n.AddHost(t, "b"), n.AddHost(t, "c")
+	root := rootEcho(t, n)
+	sa, sb, sc := hostEcho(t, a, true), hostEcho(t, b, true), hostEcho(t, c, true)
+	all := paths(root, sa.endpoint, sb.endpoint, sc.endpoint)
+	var cut, kept []path
+	for _, p := range all {
+		if (p.from.host == a && p.to.host == b) || (p.from.host == b && p.to.host == a) {
+			cut = append(cut, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	for range 2 {
+		if err := a.DropFrom(b.IP()); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.DropFrom(a.IP()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := isolateRules(t, a); got != 1 {
+		t.Fatalf("%d drop rules in %s after DropFrom twice, want 1", got, a.Namespace())
+	}
+	check(t, false, cut)
+	check(t, true, kept)
+	if err := a.DropFrom("not-an-ip"); err == nil || !strings.Contains(err.Error(), `"not-an-ip"`) {
+		t.Fatalf("DropFrom(not-an-ip) = %v, want an error naming it", err)
+	}
+	for _, h := range []*Host{a, b} {
+		if err := h.Heal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(t, true, all)
+}
+
 // isolateRules counts the rules in h's namespace that Isolate adds.
 func isolateRules(t *testing.T, h *Host) int {
 	t.Helper()
