@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 
 	"github.com/berth-dev/berth/fsm"
@@ -37,6 +39,16 @@ func (s *clusterServer) Info(ctx context.Context, req *pb.InfoRequest) (*pb.Info
 
 func (s *clusterServer) Members(ctx context.Context, req *pb.MembersRequest) (*pb.MembersResponse, error) {
 	return s.a.membersResponse(), nil
+}
+
+func (s *clusterServer) StateDigest(ctx context.Context, req *pb.StateDigestRequest) (*pb.StateDigestResponse, error) {
+	snap := s.a.fsm.Snapshot()
+	h := sha256.New()
+	n, err := snap.WriteTo(h)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.StateDigestResponse{Index: snap.Index(), Sha256: hex.EncodeToString(h.Sum(nil)), Bytes: uint64(n)}, nil
 }
 
 func (s *clusterServer) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinResponse, error) {

@@ -163,3 +163,27 @@ func (c *Client) SnapshotRestore(ctx context.Context, r io.Reader) (uint64, erro
 	}
 	return resp.Revision, nil
 }
+
+// StateDigest is one server's replica, summed up.
+type StateDigest struct {
+	// Index is the index of the last command in the replica.
+	Index uint64
+	// SHA256 (hex) of the replica as a snapshot writes it; replicas at the
+	// same Index must have the same.
+	SHA256 string
+	Bytes  uint64
+}
+
+// StateDigest asks the first server that answers for a digest of its own
+// replica: a client of one server asks that server.
+func (c *Client) StateDigest(ctx context.Context) (*StateDigest, error) {
+	var resp *pb.StateDigestResponse
+	err := c.do(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+		resp, err = pb.NewClusterClient(conn).StateDigest(ctx, &pb.StateDigestRequest{})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &StateDigest{Index: resp.Index, SHA256: resp.Sha256, Bytes: resp.Bytes}, nil
+}

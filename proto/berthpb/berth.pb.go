@@ -26,6 +26,104 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type StateDigestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateDigestRequest) Reset() {
+	*x = StateDigestRequest{}
+	mi := &file_proto_berth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateDigestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateDigestRequest) ProtoMessage() {}
+
+func (x *StateDigestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateDigestRequest.ProtoReflect.Descriptor instead.
+func (*StateDigestRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{0}
+}
+
+type StateDigestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The index of the last command in the replica.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// SHA-256 (hex) of the replica as a snapshot writes it.
+	Sha256        string `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Bytes         uint64 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateDigestResponse) Reset() {
+	*x = StateDigestResponse{}
+	mi := &file_proto_berth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateDigestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateDigestResponse) ProtoMessage() {}
+
+func (x *StateDigestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateDigestResponse.ProtoReflect.Descriptor instead.
+func (*StateDigestResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StateDigestResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StateDigestResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *StateDigestResponse) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 type LogsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
@@ -40,7 +138,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_proto_berth_proto_msgTypes[0]
+	mi := &file_proto_berth_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -52,7 +150,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[0]
+	mi := &file_proto_berth_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -65,7 +163,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{0}
+	return file_proto_berth_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LogsRequest) GetNamespace() string {
@@ -120,7 +218,7 @@ type LogsChunk struct {
 
 func (x *LogsChunk) Reset() {
 	*x = LogsChunk{}
-	mi := &file_proto_berth_proto_msgTypes[1]
+	mi := &file_proto_berth_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -132,7 +230,7 @@ func (x *LogsChunk) String() string {
 func (*LogsChunk) ProtoMessage() {}
 
 func (x *LogsChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[1]
+	mi := &file_proto_berth_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -145,7 +243,7 @@ func (x *LogsChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsChunk.ProtoReflect.Descriptor instead.
 func (*LogsChunk) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{1}
+	return file_proto_berth_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LogsChunk) GetStdout() []byte {
@@ -172,7 +270,7 @@ type TermSize struct {
 
 func (x *TermSize) Reset() {
 	*x = TermSize{}
-	mi := &file_proto_berth_proto_msgTypes[2]
+	mi := &file_proto_berth_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +282,7 @@ func (x *TermSize) String() string {
 func (*TermSize) ProtoMessage() {}
 
 func (x *TermSize) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[2]
+	mi := &file_proto_berth_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +295,7 @@ func (x *TermSize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermSize.ProtoReflect.Descriptor instead.
 func (*TermSize) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{2}
+	return file_proto_berth_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TermSize) GetWidth() uint32 {
@@ -229,7 +327,7 @@ type ExecStart struct {
 
 func (x *ExecStart) Reset() {
 	*x = ExecStart{}
-	mi := &file_proto_berth_proto_msgTypes[3]
+	mi := &file_proto_berth_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +339,7 @@ func (x *ExecStart) String() string {
 func (*ExecStart) ProtoMessage() {}
 
 func (x *ExecStart) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[3]
+	mi := &file_proto_berth_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +352,7 @@ func (x *ExecStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStart.ProtoReflect.Descriptor instead.
 func (*ExecStart) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{3}
+	return file_proto_berth_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ExecStart) GetNamespace() string {
@@ -318,7 +416,7 @@ type ExecInput struct {
 
 func (x *ExecInput) Reset() {
 	*x = ExecInput{}
-	mi := &file_proto_berth_proto_msgTypes[4]
+	mi := &file_proto_berth_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +428,7 @@ func (x *ExecInput) String() string {
 func (*ExecInput) ProtoMessage() {}
 
 func (x *ExecInput) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[4]
+	mi := &file_proto_berth_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +441,7 @@ func (x *ExecInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecInput.ProtoReflect.Descriptor instead.
 func (*ExecInput) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{4}
+	return file_proto_berth_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExecInput) GetStart() *ExecStart {
@@ -386,7 +484,7 @@ type ExecOutput struct {
 
 func (x *ExecOutput) Reset() {
 	*x = ExecOutput{}
-	mi := &file_proto_berth_proto_msgTypes[5]
+	mi := &file_proto_berth_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +496,7 @@ func (x *ExecOutput) String() string {
 func (*ExecOutput) ProtoMessage() {}
 
 func (x *ExecOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[5]
+	mi := &file_proto_berth_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +509,7 @@ func (x *ExecOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecOutput.ProtoReflect.Descriptor instead.
 func (*ExecOutput) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{5}
+	return file_proto_berth_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ExecOutput) GetStdout() []byte {
@@ -451,7 +549,7 @@ type ImageChunk struct {
 
 func (x *ImageChunk) Reset() {
 	*x = ImageChunk{}
-	mi := &file_proto_berth_proto_msgTypes[6]
+	mi := &file_proto_berth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +561,7 @@ func (x *ImageChunk) String() string {
 func (*ImageChunk) ProtoMessage() {}
 
 func (x *ImageChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[6]
+	mi := &file_proto_berth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +574,7 @@ func (x *ImageChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageChunk.ProtoReflect.Descriptor instead.
 func (*ImageChunk) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{6}
+	return file_proto_berth_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ImageChunk) GetData() []byte {
@@ -497,7 +595,7 @@ type Image struct {
 
 func (x *Image) Reset() {
 	*x = Image{}
-	mi := &file_proto_berth_proto_msgTypes[7]
+	mi := &file_proto_berth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +607,7 @@ func (x *Image) String() string {
 func (*Image) ProtoMessage() {}
 
 func (x *Image) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[7]
+	mi := &file_proto_berth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +620,7 @@ func (x *Image) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image.ProtoReflect.Descriptor instead.
 func (*Image) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{7}
+	return file_proto_berth_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Image) GetRef() string {
@@ -557,7 +655,7 @@ type NodeImages struct {
 
 func (x *NodeImages) Reset() {
 	*x = NodeImages{}
-	mi := &file_proto_berth_proto_msgTypes[8]
+	mi := &file_proto_berth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +667,7 @@ func (x *NodeImages) String() string {
 func (*NodeImages) ProtoMessage() {}
 
 func (x *NodeImages) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[8]
+	mi := &file_proto_berth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +680,7 @@ func (x *NodeImages) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeImages.ProtoReflect.Descriptor instead.
 func (*NodeImages) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{8}
+	return file_proto_berth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *NodeImages) GetNode() string {
@@ -615,7 +713,7 @@ type ImageLoadResponse struct {
 
 func (x *ImageLoadResponse) Reset() {
 	*x = ImageLoadResponse{}
-	mi := &file_proto_berth_proto_msgTypes[9]
+	mi := &file_proto_berth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +725,7 @@ func (x *ImageLoadResponse) String() string {
 func (*ImageLoadResponse) ProtoMessage() {}
 
 func (x *ImageLoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[9]
+	mi := &file_proto_berth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +738,7 @@ func (x *ImageLoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageLoadResponse.ProtoReflect.Descriptor instead.
 func (*ImageLoadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{9}
+	return file_proto_berth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ImageLoadResponse) GetNodes() []*NodeImages {
@@ -658,7 +756,7 @@ type ImageListRequest struct {
 
 func (x *ImageListRequest) Reset() {
 	*x = ImageListRequest{}
-	mi := &file_proto_berth_proto_msgTypes[10]
+	mi := &file_proto_berth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +768,7 @@ func (x *ImageListRequest) String() string {
 func (*ImageListRequest) ProtoMessage() {}
 
 func (x *ImageListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[10]
+	mi := &file_proto_berth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +781,7 @@ func (x *ImageListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageListRequest.ProtoReflect.Descriptor instead.
 func (*ImageListRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{10}
+	return file_proto_berth_proto_rawDescGZIP(), []int{12}
 }
 
 type ImageListResponse struct {
@@ -695,7 +793,7 @@ type ImageListResponse struct {
 
 func (x *ImageListResponse) Reset() {
 	*x = ImageListResponse{}
-	mi := &file_proto_berth_proto_msgTypes[11]
+	mi := &file_proto_berth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +805,7 @@ func (x *ImageListResponse) String() string {
 func (*ImageListResponse) ProtoMessage() {}
 
 func (x *ImageListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[11]
+	mi := &file_proto_berth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +818,7 @@ func (x *ImageListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageListResponse.ProtoReflect.Descriptor instead.
 func (*ImageListResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{11}
+	return file_proto_berth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ImageListResponse) GetNodes() []*NodeImages {
@@ -741,7 +839,7 @@ type ReportPodsRequest struct {
 
 func (x *ReportPodsRequest) Reset() {
 	*x = ReportPodsRequest{}
-	mi := &file_proto_berth_proto_msgTypes[12]
+	mi := &file_proto_berth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +851,7 @@ func (x *ReportPodsRequest) String() string {
 func (*ReportPodsRequest) ProtoMessage() {}
 
 func (x *ReportPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[12]
+	mi := &file_proto_berth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +864,7 @@ func (x *ReportPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodsRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{12}
+	return file_proto_berth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportPodsRequest) GetNode() string {
@@ -793,7 +891,7 @@ type ReportPodsResponse struct {
 
 func (x *ReportPodsResponse) Reset() {
 	*x = ReportPodsResponse{}
-	mi := &file_proto_berth_proto_msgTypes[13]
+	mi := &file_proto_berth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +903,7 @@ func (x *ReportPodsResponse) String() string {
 func (*ReportPodsResponse) ProtoMessage() {}
 
 func (x *ReportPodsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[13]
+	mi := &file_proto_berth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +916,7 @@ func (x *ReportPodsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodsResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{13}
+	return file_proto_berth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReportPodsResponse) GetRejected() []string {
@@ -840,7 +938,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_proto_berth_proto_msgTypes[14]
+	mi := &file_proto_berth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +950,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[14]
+	mi := &file_proto_berth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +963,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{14}
+	return file_proto_berth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WriteRequest) GetRequestId() string {
@@ -895,7 +993,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_proto_berth_proto_msgTypes[15]
+	mi := &file_proto_berth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1005,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[15]
+	mi := &file_proto_berth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1018,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{15}
+	return file_proto_berth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ObjectRef) GetKind() string {
@@ -961,7 +1059,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_proto_berth_proto_msgTypes[16]
+	mi := &file_proto_berth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1071,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[16]
+	mi := &file_proto_berth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1084,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{16}
+	return file_proto_berth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteRequest) GetRequestId() string {
@@ -1014,7 +1112,7 @@ type WriteResult struct {
 
 func (x *WriteResult) Reset() {
 	*x = WriteResult{}
-	mi := &file_proto_berth_proto_msgTypes[17]
+	mi := &file_proto_berth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1124,7 @@ func (x *WriteResult) String() string {
 func (*WriteResult) ProtoMessage() {}
 
 func (x *WriteResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[17]
+	mi := &file_proto_berth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1137,7 @@ func (x *WriteResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResult.ProtoReflect.Descriptor instead.
 func (*WriteResult) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{17}
+	return file_proto_berth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WriteResult) GetAction() string {
@@ -1067,7 +1165,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_proto_berth_proto_msgTypes[18]
+	mi := &file_proto_berth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1177,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[18]
+	mi := &file_proto_berth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1190,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{18}
+	return file_proto_berth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WriteResponse) GetRevision() uint64 {
@@ -1119,7 +1217,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_proto_berth_proto_msgTypes[19]
+	mi := &file_proto_berth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1229,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[19]
+	mi := &file_proto_berth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1242,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{19}
+	return file_proto_berth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetRequest) GetRef() *ObjectRef {
@@ -1171,7 +1269,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_proto_berth_proto_msgTypes[20]
+	mi := &file_proto_berth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1281,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[20]
+	mi := &file_proto_berth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1294,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{20}
+	return file_proto_berth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetResponse) GetObject() []byte {
@@ -1226,7 +1324,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_proto_berth_proto_msgTypes[21]
+	mi := &file_proto_berth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1336,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[21]
+	mi := &file_proto_berth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1349,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{21}
+	return file_proto_berth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -1293,7 +1391,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_proto_berth_proto_msgTypes[22]
+	mi := &file_proto_berth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1403,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[22]
+	mi := &file_proto_berth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1416,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{22}
+	return file_proto_berth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListResponse) GetObjects() [][]byte {
@@ -1349,7 +1447,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_proto_berth_proto_msgTypes[23]
+	mi := &file_proto_berth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1459,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[23]
+	mi := &file_proto_berth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1472,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{23}
+	return file_proto_berth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -1418,7 +1516,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_proto_berth_proto_msgTypes[24]
+	mi := &file_proto_berth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1528,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[24]
+	mi := &file_proto_berth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1541,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{24}
+	return file_proto_berth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -1488,7 +1586,7 @@ type ServerInfo struct {
 
 func (x *ServerInfo) Reset() {
 	*x = ServerInfo{}
-	mi := &file_proto_berth_proto_msgTypes[25]
+	mi := &file_proto_berth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1598,7 @@ func (x *ServerInfo) String() string {
 func (*ServerInfo) ProtoMessage() {}
 
 func (x *ServerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[25]
+	mi := &file_proto_berth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1611,7 @@ func (x *ServerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerInfo.ProtoReflect.Descriptor instead.
 func (*ServerInfo) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{25}
+	return file_proto_berth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ServerInfo) GetId() string {
@@ -1561,7 +1659,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_proto_berth_proto_msgTypes[26]
+	mi := &file_proto_berth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1671,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[26]
+	mi := &file_proto_berth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1684,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{26}
+	return file_proto_berth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *InfoRequest) GetCaller() *ServerInfo {
@@ -1623,7 +1721,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_proto_berth_proto_msgTypes[27]
+	mi := &file_proto_berth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1733,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[27]
+	mi := &file_proto_berth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1746,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{27}
+	return file_proto_berth_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InfoResponse) GetSelf() *ServerInfo {
@@ -1740,7 +1838,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_proto_berth_proto_msgTypes[28]
+	mi := &file_proto_berth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +1850,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[28]
+	mi := &file_proto_berth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +1863,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{28}
+	return file_proto_berth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *JoinRequest) GetServer() *ServerInfo {
@@ -1790,7 +1888,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_proto_berth_proto_msgTypes[29]
+	mi := &file_proto_berth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +1900,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[29]
+	mi := &file_proto_berth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +1913,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{29}
+	return file_proto_berth_proto_rawDescGZIP(), []int{31}
 }
 
 type RemoveServerRequest struct {
@@ -1827,7 +1925,7 @@ type RemoveServerRequest struct {
 
 func (x *RemoveServerRequest) Reset() {
 	*x = RemoveServerRequest{}
-	mi := &file_proto_berth_proto_msgTypes[30]
+	mi := &file_proto_berth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1937,7 @@ func (x *RemoveServerRequest) String() string {
 func (*RemoveServerRequest) ProtoMessage() {}
 
 func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[30]
+	mi := &file_proto_berth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1950,7 @@ func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerRequest.ProtoReflect.Descriptor instead.
 func (*RemoveServerRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{30}
+	return file_proto_berth_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RemoveServerRequest) GetId() string {
@@ -1870,7 +1968,7 @@ type RemoveServerResponse struct {
 
 func (x *RemoveServerResponse) Reset() {
 	*x = RemoveServerResponse{}
-	mi := &file_proto_berth_proto_msgTypes[31]
+	mi := &file_proto_berth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +1980,7 @@ func (x *RemoveServerResponse) String() string {
 func (*RemoveServerResponse) ProtoMessage() {}
 
 func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[31]
+	mi := &file_proto_berth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +1993,7 @@ func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerResponse.ProtoReflect.Descriptor instead.
 func (*RemoveServerResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{31}
+	return file_proto_berth_proto_rawDescGZIP(), []int{33}
 }
 
 type PeersRequest struct {
@@ -1906,7 +2004,7 @@ type PeersRequest struct {
 
 func (x *PeersRequest) Reset() {
 	*x = PeersRequest{}
-	mi := &file_proto_berth_proto_msgTypes[32]
+	mi := &file_proto_berth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2016,7 @@ func (x *PeersRequest) String() string {
 func (*PeersRequest) ProtoMessage() {}
 
 func (x *PeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[32]
+	mi := &file_proto_berth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2029,7 @@ func (x *PeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersRequest.ProtoReflect.Descriptor instead.
 func (*PeersRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{32}
+	return file_proto_berth_proto_rawDescGZIP(), []int{34}
 }
 
 type Peer struct {
@@ -1948,7 +2046,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_proto_berth_proto_msgTypes[33]
+	mi := &file_proto_berth_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2058,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[33]
+	mi := &file_proto_berth_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2071,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{33}
+	return file_proto_berth_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Peer) GetId() string {
@@ -2020,7 +2118,7 @@ type PeersResponse struct {
 
 func (x *PeersResponse) Reset() {
 	*x = PeersResponse{}
-	mi := &file_proto_berth_proto_msgTypes[34]
+	mi := &file_proto_berth_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2130,7 @@ func (x *PeersResponse) String() string {
 func (*PeersResponse) ProtoMessage() {}
 
 func (x *PeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[34]
+	mi := &file_proto_berth_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2143,7 @@ func (x *PeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersResponse.ProtoReflect.Descriptor instead.
 func (*PeersResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{34}
+	return file_proto_berth_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PeersResponse) GetPeers() []*Peer {
@@ -2063,7 +2161,7 @@ type ReadIndexRequest struct {
 
 func (x *ReadIndexRequest) Reset() {
 	*x = ReadIndexRequest{}
-	mi := &file_proto_berth_proto_msgTypes[35]
+	mi := &file_proto_berth_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2173,7 @@ func (x *ReadIndexRequest) String() string {
 func (*ReadIndexRequest) ProtoMessage() {}
 
 func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[35]
+	mi := &file_proto_berth_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2186,7 @@ func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
 func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{35}
+	return file_proto_berth_proto_rawDescGZIP(), []int{37}
 }
 
 type ReadIndexResponse struct {
@@ -2100,7 +2198,7 @@ type ReadIndexResponse struct {
 
 func (x *ReadIndexResponse) Reset() {
 	*x = ReadIndexResponse{}
-	mi := &file_proto_berth_proto_msgTypes[36]
+	mi := &file_proto_berth_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2112,7 +2210,7 @@ func (x *ReadIndexResponse) String() string {
 func (*ReadIndexResponse) ProtoMessage() {}
 
 func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[36]
+	mi := &file_proto_berth_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2125,7 +2223,7 @@ func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexResponse.ProtoReflect.Descriptor instead.
 func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{36}
+	return file_proto_berth_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReadIndexResponse) GetIndex() uint64 {
@@ -2143,7 +2241,7 @@ type SnapshotSaveRequest struct {
 
 func (x *SnapshotSaveRequest) Reset() {
 	*x = SnapshotSaveRequest{}
-	mi := &file_proto_berth_proto_msgTypes[37]
+	mi := &file_proto_berth_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2253,7 @@ func (x *SnapshotSaveRequest) String() string {
 func (*SnapshotSaveRequest) ProtoMessage() {}
 
 func (x *SnapshotSaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[37]
+	mi := &file_proto_berth_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2266,7 @@ func (x *SnapshotSaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotSaveRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotSaveRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{37}
+	return file_proto_berth_proto_rawDescGZIP(), []int{39}
 }
 
 type SnapshotChunk struct {
@@ -2180,7 +2278,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_proto_berth_proto_msgTypes[38]
+	mi := &file_proto_berth_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2192,7 +2290,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[38]
+	mi := &file_proto_berth_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2205,7 +2303,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{38}
+	return file_proto_berth_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SnapshotChunk) GetData() []byte {
@@ -2224,7 +2322,7 @@ type SnapshotRestoreResponse struct {
 
 func (x *SnapshotRestoreResponse) Reset() {
 	*x = SnapshotRestoreResponse{}
-	mi := &file_proto_berth_proto_msgTypes[39]
+	mi := &file_proto_berth_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2236,7 +2334,7 @@ func (x *SnapshotRestoreResponse) String() string {
 func (*SnapshotRestoreResponse) ProtoMessage() {}
 
 func (x *SnapshotRestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[39]
+	mi := &file_proto_berth_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2249,7 +2347,7 @@ func (x *SnapshotRestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRestoreResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotRestoreResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{39}
+	return file_proto_berth_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SnapshotRestoreResponse) GetRevision() uint64 {
@@ -2267,7 +2365,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_proto_berth_proto_msgTypes[40]
+	mi := &file_proto_berth_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2279,7 +2377,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[40]
+	mi := &file_proto_berth_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2292,7 +2390,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{40}
+	return file_proto_berth_proto_rawDescGZIP(), []int{42}
 }
 
 // Member is one agent as the gossip pool sees it.
@@ -2319,7 +2417,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_proto_berth_proto_msgTypes[41]
+	mi := &file_proto_berth_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2331,7 +2429,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[41]
+	mi := &file_proto_berth_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2344,7 +2442,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{41}
+	return file_proto_berth_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Member) GetName() string {
@@ -2428,7 +2526,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_proto_berth_proto_msgTypes[42]
+	mi := &file_proto_berth_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2538,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[42]
+	mi := &file_proto_berth_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2551,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{42}
+	return file_proto_berth_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MembersResponse) GetSelf() string {
@@ -2474,7 +2572,12 @@ var File_proto_berth_proto protoreflect.FileDescriptor
 
 const file_proto_berth_proto_rawDesc = "" +
 	"\n" +
-	"\x11proto/berth.proto\x12\bberth.v1\"\xa7\x01\n" +
+	"\x11proto/berth.proto\x12\bberth.v1\"\x14\n" +
+	"\x12StateDigestRequest\"Y\n" +
+	"\x13StateDigestResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x04R\x05bytes\"\xa7\x01\n" +
 	"\vLogsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03pod\x18\x02 \x01(\tR\x03pod\x12\x1c\n" +
@@ -2649,7 +2752,7 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\x06Delete\x12\x17.berth.v1.DeleteRequest\x1a\x17.berth.v1.WriteResponse\x122\n" +
 	"\x03Get\x12\x14.berth.v1.GetRequest\x1a\x15.berth.v1.GetResponse\x125\n" +
 	"\x04List\x12\x15.berth.v1.ListRequest\x1a\x16.berth.v1.ListResponse\x127\n" +
-	"\x05Watch\x12\x16.berth.v1.WatchRequest\x1a\x14.berth.v1.WatchEvent0\x012\xa1\x04\n" +
+	"\x05Watch\x12\x16.berth.v1.WatchRequest\x1a\x14.berth.v1.WatchEvent0\x012\xed\x04\n" +
 	"\aCluster\x125\n" +
 	"\x04Info\x12\x15.berth.v1.InfoRequest\x1a\x16.berth.v1.InfoResponse\x125\n" +
 	"\x04Join\x12\x15.berth.v1.JoinRequest\x1a\x16.berth.v1.JoinResponse\x12M\n" +
@@ -2658,7 +2761,8 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\tReadIndex\x12\x1a.berth.v1.ReadIndexRequest\x1a\x1b.berth.v1.ReadIndexResponse\x12H\n" +
 	"\fSnapshotSave\x12\x1d.berth.v1.SnapshotSaveRequest\x1a\x17.berth.v1.SnapshotChunk0\x01\x12O\n" +
 	"\x0fSnapshotRestore\x12\x17.berth.v1.SnapshotChunk\x1a!.berth.v1.SnapshotRestoreResponse(\x01\x12>\n" +
-	"\aMembers\x12\x18.berth.v1.MembersRequest\x1a\x19.berth.v1.MembersResponse2\x80\x02\n" +
+	"\aMembers\x12\x18.berth.v1.MembersRequest\x1a\x19.berth.v1.MembersResponse\x12J\n" +
+	"\vStateDigest\x12\x1c.berth.v1.StateDigestRequest\x1a\x1d.berth.v1.StateDigestResponse2\x80\x02\n" +
 	"\tWorkloads\x124\n" +
 	"\x04Logs\x12\x15.berth.v1.LogsRequest\x1a\x13.berth.v1.LogsChunk0\x01\x125\n" +
 	"\x04Exec\x12\x13.berth.v1.ExecInput\x1a\x14.berth.v1.ExecOutput(\x010\x01\x12@\n" +
@@ -2680,110 +2784,114 @@ func file_proto_berth_proto_rawDescGZIP() []byte {
 	return file_proto_berth_proto_rawDescData
 }
 
-var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_proto_berth_proto_goTypes = []any{
-	(*LogsRequest)(nil),             // 0: berth.v1.LogsRequest
-	(*LogsChunk)(nil),               // 1: berth.v1.LogsChunk
-	(*TermSize)(nil),                // 2: berth.v1.TermSize
-	(*ExecStart)(nil),               // 3: berth.v1.ExecStart
-	(*ExecInput)(nil),               // 4: berth.v1.ExecInput
-	(*ExecOutput)(nil),              // 5: berth.v1.ExecOutput
-	(*ImageChunk)(nil),              // 6: berth.v1.ImageChunk
-	(*Image)(nil),                   // 7: berth.v1.Image
-	(*NodeImages)(nil),              // 8: berth.v1.NodeImages
-	(*ImageLoadResponse)(nil),       // 9: berth.v1.ImageLoadResponse
-	(*ImageListRequest)(nil),        // 10: berth.v1.ImageListRequest
-	(*ImageListResponse)(nil),       // 11: berth.v1.ImageListResponse
-	(*ReportPodsRequest)(nil),       // 12: berth.v1.ReportPodsRequest
-	(*ReportPodsResponse)(nil),      // 13: berth.v1.ReportPodsResponse
-	(*WriteRequest)(nil),            // 14: berth.v1.WriteRequest
-	(*ObjectRef)(nil),               // 15: berth.v1.ObjectRef
-	(*DeleteRequest)(nil),           // 16: berth.v1.DeleteRequest
-	(*WriteResult)(nil),             // 17: berth.v1.WriteResult
-	(*WriteResponse)(nil),           // 18: berth.v1.WriteResponse
-	(*GetRequest)(nil),              // 19: berth.v1.GetRequest
-	(*GetResponse)(nil),             // 20: berth.v1.GetResponse
-	(*ListRequest)(nil),             // 21: berth.v1.ListRequest
-	(*ListResponse)(nil),            // 22: berth.v1.ListResponse
-	(*WatchRequest)(nil),            // 23: berth.v1.WatchRequest
-	(*WatchEvent)(nil),              // 24: berth.v1.WatchEvent
-	(*ServerInfo)(nil),              // 25: berth.v1.ServerInfo
-	(*InfoRequest)(nil),             // 26: berth.v1.InfoRequest
-	(*InfoResponse)(nil),            // 27: berth.v1.InfoResponse
-	(*JoinRequest)(nil),             // 28: berth.v1.JoinRequest
-	(*JoinResponse)(nil),            // 29: berth.v1.JoinResponse
-	(*RemoveServerRequest)(nil),     // 30: berth.v1.RemoveServerRequest
-	(*RemoveServerResponse)(nil),    // 31: berth.v1.RemoveServerResponse
-	(*PeersRequest)(nil),            // 32: berth.v1.PeersRequest
-	(*Peer)(nil),                    // 33: berth.v1.Peer
-	(*PeersResponse)(nil),           // 34: berth.v1.PeersResponse
-	(*ReadIndexRequest)(nil),        // 35: berth.v1.ReadIndexRequest
-	(*ReadIndexResponse)(nil),       // 36: berth.v1.ReadIndexResponse
-	(*SnapshotSaveRequest)(nil),     // 37: berth.v1.SnapshotSaveRequest
-	(*SnapshotChunk)(nil),           // 38: berth.v1.SnapshotChunk
-	(*SnapshotRestoreResponse)(nil), // 39: berth.v1.SnapshotRestoreResponse
-	(*MembersRequest)(nil),          // 40: berth.v1.MembersRequest
-	(*Member)(nil),                  // 41: berth.v1.Member
-	(*MembersResponse)(nil),         // 42: berth.v1.MembersResponse
+	(*StateDigestRequest)(nil),      // 0: berth.v1.StateDigestRequest
+	(*StateDigestResponse)(nil),     // 1: berth.v1.StateDigestResponse
+	(*LogsRequest)(nil),             // 2: berth.v1.LogsRequest
+	(*LogsChunk)(nil),               // 3: berth.v1.LogsChunk
+	(*TermSize)(nil),                // 4: berth.v1.TermSize
+	(*ExecStart)(nil),               // 5: berth.v1.ExecStart
+	(*ExecInput)(nil),               // 6: berth.v1.ExecInput
+	(*ExecOutput)(nil),              // 7: berth.v1.ExecOutput
+	(*ImageChunk)(nil),              // 8: berth.v1.ImageChunk
+	(*Image)(nil),                   // 9: berth.v1.Image
+	(*NodeImages)(nil),              // 10: berth.v1.NodeImages
+	(*ImageLoadResponse)(nil),       // 11: berth.v1.ImageLoadResponse
+	(*ImageListRequest)(nil),        // 12: berth.v1.ImageListRequest
+	(*ImageListResponse)(nil),       // 13: berth.v1.ImageListResponse
+	(*ReportPodsRequest)(nil),       // 14: berth.v1.ReportPodsRequest
+	(*ReportPodsResponse)(nil),      // 15: berth.v1.ReportPodsResponse
+	(*WriteRequest)(nil),            // 16: berth.v1.WriteRequest
+	(*ObjectRef)(nil),               // 17: berth.v1.ObjectRef
+	(*DeleteRequest)(nil),           // 18: berth.v1.DeleteRequest
+	(*WriteResult)(nil),             // 19: berth.v1.WriteResult
+	(*WriteResponse)(nil),           // 20: berth.v1.WriteResponse
+	(*GetRequest)(nil),              // 21: berth.v1.GetRequest
+	(*GetResponse)(nil),             // 22: berth.v1.GetResponse
+	(*ListRequest)(nil),             // 23: berth.v1.ListRequest
+	(*ListResponse)(nil),            // 24: berth.v1.ListResponse
+	(*WatchRequest)(nil),            // 25: berth.v1.WatchRequest
+	(*WatchEvent)(nil),              // 26: berth.v1.WatchEvent
+	(*ServerInfo)(nil),              // 27: berth.v1.ServerInfo
+	(*InfoRequest)(nil),             // 28: berth.v1.InfoRequest
+	(*InfoResponse)(nil),            // 29: berth.v1.InfoResponse
+	(*JoinRequest)(nil),             // 30: berth.v1.JoinRequest
+	(*JoinResponse)(nil),            // 31: berth.v1.JoinResponse
+	(*RemoveServerRequest)(nil),     // 32: berth.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil),    // 33: berth.v1.RemoveServerResponse
+	(*PeersRequest)(nil),            // 34: berth.v1.PeersRequest
+	(*Peer)(nil),                    // 35: berth.v1.Peer
+	(*PeersResponse)(nil),           // 36: berth.v1.PeersResponse
+	(*ReadIndexRequest)(nil),        // 37: berth.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),       // 38: berth.v1.ReadIndexResponse
+	(*SnapshotSaveRequest)(nil),     // 39: berth.v1.SnapshotSaveRequest
+	(*SnapshotChunk)(nil),           // 40: berth.v1.SnapshotChunk
+	(*SnapshotRestoreResponse)(nil), // 41: berth.v1.SnapshotRestoreResponse
+	(*MembersRequest)(nil),          // 42: berth.v1.MembersRequest
+	(*Member)(nil),                  // 43: berth.v1.Member
+	(*MembersResponse)(nil),         // 44: berth.v1.MembersResponse
 }
 var file_proto_berth_proto_depIdxs = []int32{
-	2,  // 0: berth.v1.ExecStart.size:type_name -> berth.v1.TermSize
-	3,  // 1: berth.v1.ExecInput.start:type_name -> berth.v1.ExecStart
-	2,  // 2: berth.v1.ExecInput.resize:type_name -> berth.v1.TermSize
-	7,  // 3: berth.v1.NodeImages.images:type_name -> berth.v1.Image
-	8,  // 4: berth.v1.ImageLoadResponse.nodes:type_name -> berth.v1.NodeImages
-	8,  // 5: berth.v1.ImageListResponse.nodes:type_name -> berth.v1.NodeImages
-	15, // 6: berth.v1.DeleteRequest.refs:type_name -> berth.v1.ObjectRef
-	17, // 7: berth.v1.WriteResponse.results:type_name -> berth.v1.WriteResult
-	15, // 8: berth.v1.GetRequest.ref:type_name -> berth.v1.ObjectRef
-	25, // 9: berth.v1.InfoRequest.caller:type_name -> berth.v1.ServerInfo
-	25, // 10: berth.v1.InfoResponse.self:type_name -> berth.v1.ServerInfo
-	25, // 11: berth.v1.InfoResponse.known:type_name -> berth.v1.ServerInfo
-	25, // 12: berth.v1.JoinRequest.server:type_name -> berth.v1.ServerInfo
-	33, // 13: berth.v1.PeersResponse.peers:type_name -> berth.v1.Peer
-	41, // 14: berth.v1.MembersResponse.members:type_name -> berth.v1.Member
-	14, // 15: berth.v1.Resources.Apply:input_type -> berth.v1.WriteRequest
-	14, // 16: berth.v1.Resources.Create:input_type -> berth.v1.WriteRequest
-	14, // 17: berth.v1.Resources.Update:input_type -> berth.v1.WriteRequest
-	16, // 18: berth.v1.Resources.Delete:input_type -> berth.v1.DeleteRequest
-	19, // 19: berth.v1.Resources.Get:input_type -> berth.v1.GetRequest
-	21, // 20: berth.v1.Resources.List:input_type -> berth.v1.ListRequest
-	23, // 21: berth.v1.Resources.Watch:input_type -> berth.v1.WatchRequest
-	26, // 22: berth.v1.Cluster.Info:input_type -> berth.v1.InfoRequest
-	28, // 23: berth.v1.Cluster.Join:input_type -> berth.v1.JoinRequest
-	30, // 24: berth.v1.Cluster.RemoveServer:input_type -> berth.v1.RemoveServerRequest
-	32, // 25: berth.v1.Cluster.Peers:input_type -> berth.v1.PeersRequest
-	35, // 26: berth.v1.Cluster.ReadIndex:input_type -> berth.v1.ReadIndexRequest
-	37, // 27: berth.v1.Cluster.SnapshotSave:input_type -> berth.v1.SnapshotSaveRequest
-	38, // 28: berth.v1.Cluster.SnapshotRestore:input_type -> berth.v1.SnapshotChunk
-	40, // 29: berth.v1.Cluster.Members:input_type -> berth.v1.MembersRequest
-	0,  // 30: berth.v1.Workloads.Logs:input_type -> berth.v1.LogsRequest
-	4,  // 31: berth.v1.Workloads.Exec:input_type -> berth.v1.ExecInput
-	6,  // 32: berth.v1.Workloads.ImageLoad:input_type -> berth.v1.ImageChunk
-	10, // 33: berth.v1.Workloads.ImageList:input_type -> berth.v1.ImageListRequest
-	12, // 34: berth.v1.Nodes.ReportPods:input_type -> berth.v1.ReportPodsRequest
-	18, // 35: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
-	18, // 36: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
-	18, // 37: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
-	18, // 38: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
-	20, // 39: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
-	22, // 40: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
-	24, // 41: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
-	27, // 42: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
-	29, // 43: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
-	31, // 44: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
-	34, // 45: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
-	36, // 46: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
-	38, // 47: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
-	39, // 48: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
-	42, // 49: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
-	1,  // 50: berth.v1.Workloads.Logs:output_type -> berth.v1.LogsChunk
-	5,  // 51: berth.v1.Workloads.Exec:output_type -> berth.v1.ExecOutput
-	9,  // 52: berth.v1.Workloads.ImageLoad:output_type -> berth.v1.ImageLoadResponse
-	11, // 53: berth.v1.Workloads.ImageList:output_type -> berth.v1.ImageListResponse
-	13, // 54: berth.v1.Nodes.ReportPods:output_type -> berth.v1.ReportPodsResponse
-	35, // [35:55] is the sub-list for method output_type
-	15, // [15:35] is the sub-list for method input_type
+	4,  // 0: berth.v1.ExecStart.size:type_name -> berth.v1.TermSize
+	5,  // 1: berth.v1.ExecInput.start:type_name -> berth.v1.ExecStart
+	4,  // 2: berth.v1.ExecInput.resize:type_name -> berth.v1.TermSize
+	9,  // 3: berth.v1.NodeImages.images:type_name -> berth.v1.Image
+	10, // 4: berth.v1.ImageLoadResponse.nodes:type_name -> berth.v1.NodeImages
+	10, // 5: berth.v1.ImageListResponse.nodes:type_name -> berth.v1.NodeImages
+	17, // 6: berth.v1.DeleteRequest.refs:type_name -> berth.v1.ObjectRef
+	19, // 7: berth.v1.WriteResponse.results:type_name -> berth.v1.WriteResult
+	17, // 8: berth.v1.GetRequest.ref:type_name -> berth.v1.ObjectRef
+	27, // 9: berth.v1.InfoRequest.caller:type_name -> berth.v1.ServerInfo
+	27, // 10: berth.v1.InfoResponse.self:type_name -> berth.v1.ServerInfo
+	27, // 11: berth.v1.InfoResponse.known:type_name -> berth.v1.ServerInfo
+	27, // 12: berth.v1.JoinRequest.server:type_name -> berth.v1.ServerInfo
+	35, // 13: berth.v1.PeersResponse.peers:type_name -> berth.v1.Peer
+	43, // 14: berth.v1.MembersResponse.members:type_name -> berth.v1.Member
+	16, // 15: berth.v1.Resources.Apply:input_type -> berth.v1.WriteRequest
+	16, // 16: berth.v1.Resources.Create:input_type -> berth.v1.WriteRequest
+	16, // 17: berth.v1.Resources.Update:input_type -> berth.v1.WriteRequest
+	18, // 18: berth.v1.Resources.Delete:input_type -> berth.v1.DeleteRequest
+	21, // 19: berth.v1.Resources.Get:input_type -> berth.v1.GetRequest
+	23, // 20: berth.v1.Resources.List:input_type -> berth.v1.ListRequest
+	25, // 21: berth.v1.Resources.Watch:input_type -> berth.v1.WatchRequest
+	28, // 22: berth.v1.Cluster.Info:input_type -> berth.v1.InfoRequest
+	30, // 23: berth.v1.Cluster.Join:input_type -> berth.v1.JoinRequest
+	32, // 24: berth.v1.Cluster.RemoveServer:input_type -> berth.v1.RemoveServerRequest
+	34, // 25: berth.v1.Cluster.Peers:input_type -> berth.v1.PeersRequest
+	37, // 26: berth.v1.Cluster.ReadIndex:input_type -> berth.v1.ReadIndexRequest
+	39, // 27: berth.v1.Cluster.SnapshotSave:input_type -> berth.v1.SnapshotSaveRequest
+	40, // 28: berth.v1.Cluster.SnapshotRestore:input_type -> berth.v1.SnapshotChunk
+	42, // 29: berth.v1.Cluster.Members:input_type -> berth.v1.MembersRequest
+	0,  // 30: berth.v1.Cluster.StateDigest:input_type -> berth.v1.StateDigestRequest
+	2,  // 31: berth.v1.Workloads.Logs:input_type -> berth.v1.LogsRequest
+	6,  // 32: berth.v1.Workloads.Exec:input_type -> berth.v1.ExecInput
+	8,  // 33: berth.v1.Workloads.ImageLoad:input_type -> berth.v1.ImageChunk
+	12, // 34: berth.v1.Workloads.ImageList:input_type -> berth.v1.ImageListRequest
+	14, // 35: berth.v1.Nodes.ReportPods:input_type -> berth.v1.ReportPodsRequest
+	20, // 36: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
+	20, // 37: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
+	20, // 38: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
+	20, // 39: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
+	22, // 40: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
+	24, // 41: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
+	26, // 42: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
+	29, // 43: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
+	31, // 44: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
+	33, // 45: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
+	36, // 46: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
+	38, // 47: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
+	40, // 48: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
+	41, // 49: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
+	44, // 50: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
+	1,  // 51: berth.v1.Cluster.StateDigest:output_type -> berth.v1.StateDigestResponse
+	3,  // 52: berth.v1.Workloads.Logs:output_type -> berth.v1.LogsChunk
+	7,  // 53: berth.v1.Workloads.Exec:output_type -> berth.v1.ExecOutput
+	11, // 54: berth.v1.Workloads.ImageLoad:output_type -> berth.v1.ImageLoadResponse
+	13, // 55: berth.v1.Workloads.ImageList:output_type -> berth.v1.ImageListResponse
+	15, // 56: berth.v1.Nodes.ReportPods:output_type -> berth.v1.ReportPodsResponse
+	36, // [36:57] is the sub-list for method output_type
+	15, // [15:36] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -2800,7 +2908,7 @@ func file_proto_berth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_berth_proto_rawDesc), len(file_proto_berth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -390,6 +390,7 @@ const (
 	Cluster_SnapshotSave_FullMethodName    = "/berth.v1.Cluster/SnapshotSave"
 	Cluster_SnapshotRestore_FullMethodName = "/berth.v1.Cluster/SnapshotRestore"
 	Cluster_Members_FullMethodName         = "/berth.v1.Cluster/Members"
+	Cluster_StateDigest_FullMethodName     = "/berth.v1.Cluster/StateDigest"
 )
 
 // ClusterClient is the client API for Cluster service.
@@ -412,6 +413,9 @@ type ClusterClient interface {
 	SnapshotRestore(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SnapshotChunk, SnapshotRestoreResponse], error)
 	// Members is the answering agent's raw gossip view of the pool.
 	Members(ctx context.Context, in *MembersRequest, opts ...grpc.CallOption) (*MembersResponse, error)
+	// StateDigest is a digest of the answering server's own replica, never
+	// forwarded: replicas at the same index must give the same digest.
+	StateDigest(ctx context.Context, in *StateDigestRequest, opts ...grpc.CallOption) (*StateDigestResponse, error)
 }
 
 type clusterClient struct {
@@ -514,6 +518,16 @@ func (c *clusterClient) Members(ctx context.Context, in *MembersRequest, opts ..
 	return out, nil
 }
 
+func (c *clusterClient) StateDigest(ctx context.Context, in *StateDigestRequest, opts ...grpc.CallOption) (*StateDigestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StateDigestResponse)
+	err := c.cc.Invoke(ctx, Cluster_StateDigest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility.
@@ -534,6 +548,9 @@ type ClusterServer interface {
 	SnapshotRestore(grpc.ClientStreamingServer[SnapshotChunk, SnapshotRestoreResponse]) error
 	// Members is the answering agent's raw gossip view of the pool.
 	Members(context.Context, *MembersRequest) (*MembersResponse, error)
+	// StateDigest is a digest of the answering server's own replica, never
+	// forwarded: replicas at the same index must give the same digest.
+	StateDigest(context.Context, *StateDigestRequest) (*StateDigestResponse, error)
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -567,6 +584,9 @@ func (UnimplementedClusterServer) SnapshotRestore(grpc.ClientStreamingServer[Sna
 }
 func (UnimplementedClusterServer) Members(context.Context, *MembersRequest) (*MembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Members not implemented")
+}
+func (UnimplementedClusterServer) StateDigest(context.Context, *StateDigestRequest) (*StateDigestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StateDigest not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 func (UnimplementedClusterServer) testEmbeddedByValue()                 {}
@@ -715,6 +735,24 @@ func _Cluster_Members_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Cluster_StateDigest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StateDigestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).StateDigest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_StateDigest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).StateDigest(ctx, req.(*StateDigestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Cluster_ServiceDesc is the grpc.ServiceDesc for Cluster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -745,6 +783,10 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Members",
 			Handler:    _Cluster_Members_Handler,
+		},
+		{
+			MethodName: "StateDigest",
+			Handler:    _Cluster_StateDigest_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
