@@ -297,6 +297,11 @@ func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (*fsm.Result, error)
 		return nil, fmt.Errorf("raft: encode command: %w", err)
 	}
 	fut := n.raft.Apply(b, timeout(ctx))
+	if ackBeforeCommit {
+		if res, ok := ackEarly(fut, cmd); ok {
+			return res, nil
+		}
+	}
 	// hashicorp/raft never answers a future that was queued when it shut
 	// down: wait for the node's end too, not only the future.
 	errc := make(chan error, 1)
