@@ -6,7 +6,7 @@ PKGS    := ./...
 # Packages with concurrency run under the race detector.
 RACE    := ./fsm/... ./raft/... ./agent/... ./client/... ./controller/... ./scheduler/... ./gossip/... ./driver/...
 
-.PHONY: all build run stop test test-unit test-e2e bench proto lint deps clean
+.PHONY: all build run stop test test-unit test-e2e bench jepsen jepsen-sweep proto lint deps clean
 
 all: build
 
@@ -24,10 +24,25 @@ stop:
 	@sleep 1; if [ -f .berth-dev/containerd.sock.path ]; then ./bin/berth agent purge --name dev --data-dir .berth-dev/data --containerd-socket $$(cat .berth-dev/containerd.sock.path) || true; fi
 	@if [ -f .berth-dev/containerd.pid ]; then kill $$(cat .berth-dev/containerd.pid) 2>/dev/null || true; rm -f .berth-dev/containerd.pid; echo "berth: dev containerd stopped"; fi
 
-test: build
+test: build bin/berth-lossy
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -race $(RACE)
-	BERTH_BIN=$(CURDIR)/bin/berth $(GO) test -count=1 -timeout 20m $(PKGS)
+	BERTH_BIN=$(CURDIR)/bin/berth BERTH_LOSSY_BIN=$(CURDIR)/bin/berth-lossy $(GO) test -count=1 -timeout 20m $(PKGS)
+
+# A broken build for the Jepsen suite's negative control: it acknowledges
+# writes before they commit. Never ship it.
+bin/berth-lossy: build
+	$(GO) build -tags jepsenlossy -o bin/berth-lossy ./cmd/berth
+
+# The Jepsen matrix: every nemesis with 3 and 5 servers, the negative
+# controls, 200 partition cycles and leader-kill timing (about 30 min).
+# Reports go to jepsen/runs/; JEPSEN_ARGS adds flags (e.g. -seed 42 -time 20s).
+jepsen: build bin/berth-lossy
+	$(GO) run ./jepsen/cmd/berth-jepsen -bin bin/berth -lossy-bin bin/berth-lossy -matrix $(JEPSEN_ARGS)
+
+# Removes what a killed Jepsen run left: namespaces, bridges, rules, processes.
+jepsen-sweep:
+	$(GO) run ./jepsen/cmd/berth-jepsen sweep
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/...

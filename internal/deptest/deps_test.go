@@ -14,21 +14,22 @@ const module = "github.com/berth-dev/berth"
 // allowed lists, for each package, the packages of ours it may depend on
 // (directly or not). Generated protobuf code is "proto/berthpb".
 var allowed = map[string][]string{
-	"api":            {},
-	"proto/berthpb":  {},
-	"fsm":            {"api"},
-	"raft":           {"fsm", "api"},
-	"gossip":         {"api"},
-	"scheduler":      {"api"},
-	"driver":         {"api", "driver/logfile"},
-	"driver/logfile": {},
-	"driver/cni":     {},
-	"driver/volume":  {"api", "driver", "driver/logfile"},
-	"controller":     {"api", "fsm", "scheduler"},
-	"client":         {"api", "proto/berthpb"},
-	"agent":          {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume"},
-	"cmd/berth":      {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume", "agent", "client"},
-	"jepsen":         {"api", "proto/berthpb", "client", "internal/testcluster", "internal/testnet"},
+	"api":                     {},
+	"proto/berthpb":           {},
+	"fsm":                     {"api"},
+	"raft":                    {"fsm", "api"},
+	"gossip":                  {"api"},
+	"scheduler":               {"api"},
+	"driver":                  {"api", "driver/logfile"},
+	"driver/logfile":          {},
+	"driver/cni":              {},
+	"driver/volume":           {"api", "driver", "driver/logfile"},
+	"controller":              {"api", "fsm", "scheduler"},
+	"client":                  {"api", "proto/berthpb"},
+	"agent":                   {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume"},
+	"cmd/berth":               {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume", "agent", "client"},
+	"jepsen":                  {"api", "proto/berthpb", "client", "internal/testcluster", "internal/testnet"},
+	"jepsen/cmd/berth-jepsen": {"jepsen", "api", "proto/berthpb", "client", "internal/testnet"},
 }
 
 func TestImportDirection(t *testing.T) {
