@@ -95,12 +95,27 @@ func (s *clusterServer) RemoveServer(ctx context.Context, req *pb.RemoveServerRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	found := false
+	found, voters := false, 0
 	for _, p := range servers {
 		found = found || p.ID == req.Id
+		if p.Voter {
+			voters++
+		}
 	}
 	if !found {
 		return nil, status.Errorf(codes.NotFound, "server %q is not a raft peer", req.Id)
+	}
+	if req.Id == a.cfg.Name {
+		if voters < 2 {
+			return nil, status.Errorf(codes.FailedPrecondition, "%s is the only voter: removing it would leave no cluster", req.Id)
+		}
+		// A leader that removed itself would step down before it could
+		// record the removal: it hands leadership over first, and the
+		// caller's retry reaches the new leader, which removes it.
+		if err := a.node.TransferLeadership(); err != nil {
+			return nil, toStatus(err)
+		}
+		return nil, status.Errorf(codes.Unavailable, "%s handed leadership over before its removal; try again", req.Id)
 	}
 	if err := a.node.RemoveServer(ctx, req.Id); err != nil {
 		return nil, toStatus(err)

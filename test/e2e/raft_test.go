@@ -223,3 +223,35 @@ func TestGracefulLeaderStop(t *testing.T) {
 	old.Start(t)
 	eventually(t, 30*time.Second, func() error { return wantCount(ctx, old.Client(t), 2, client.Stale()) })
 }
+
+// Removing the leader itself works: it hands leadership over, the new
+// leader removes it, and the two left go on taking writes.
+func TestRemoveTheLeader(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Servers: 3})
+	ctx := ctxT(t, 60*time.Second)
+	cl := c.Client(t)
+	leader := c.WaitLeader(t)
+	if err := cl.RemoveServer(ctx, leader.Name); err != nil {
+		t.Fatalf("remove the leader %s: %v", leader.Name, err)
+	}
+	leader.Kill(t)
+	var other *testcluster.Node
+	for _, n := range c.Nodes {
+		if n != leader {
+			other = n
+		}
+	}
+	peers, err := other.Client(t).Peers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		if p.ID == leader.Name {
+			t.Fatalf("%s is still a peer: %+v", leader.Name, peers)
+		}
+	}
+	if len(peers) != 2 {
+		t.Fatalf("%d peers, want 2: %+v", len(peers), peers)
+	}
+	mustApply(t, ctx, cl, configMap("after-removal", nil))
+}
