@@ -196,7 +196,8 @@ func (n *nemesis) inject(ctx context.Context, kind string) (*Fault, error) {
 		defer cl.Close()
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if err := cl.RemoveServer(rctx, s.Name); err != nil {
+		if err := cl.RemoveServer(rctx, s.Name); err != nil && n.isPeer(rctx, cl, s) {
+			// Still a peer: nothing was done.
 			return nil, fmt.Errorf("remove %s: %w", s.Name, err)
 		}
 		s.Kill()
@@ -261,3 +262,13 @@ func (n *nemesis) heal(ctx context.Context) error {
 
 // newRand is the run's random source for one purpose (salt).
 func newRand(seed int64, salt uint64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), salt)) }
+
+// isPeer reports whether s is in the Raft configuration (true when that
+// cannot be read: the caller then assumes nothing changed).
+func (n *nemesis) isPeer(ctx context.Context, cl *client.Client, s *Server) bool {
+	peers, err := cl.Peers(ctx)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(peers, func(p client.Peer) bool { return p.ID == s.Name })
+}
