@@ -33,28 +33,64 @@ type Schedule struct {
 	HealMin, HealMax   time.Duration
 }
 
+// step is one fault of a schedule, all drawn from the seed before the
+// fault: the same seed gives the same steps.
+type step struct {
+	Calm, Hold time.Duration // before the fault, and its length
+	Kind       string
+	// Order is a permutation of the servers' indexes: the servers the
+	// fault picks, first to last.
+	Order []int
+	// Coin: a drop-oneway or membership fault takes the leader rather
+	// than Order's first.
+	Coin bool
+}
+
+// plan draws a run's steps from its seed.
+type plan struct {
+	rng     *rand.Rand
+	kind    string
+	servers int
+	sched   Schedule
+}
+
+func newPlan(seed int64, kind string, servers int, sched Schedule) *plan {
+	return &plan{rng: newRand(seed, 0), kind: kind, servers: servers, sched: sched}
+}
+
+func (p *plan) between(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(p.rng.Int64N(int64(hi-lo)))
+}
+
+func (p *plan) next() step {
+	st := step{Calm: p.between(p.sched.HealMin, p.sched.HealMax), Hold: p.between(p.sched.FaultMin, p.sched.FaultMax), Kind: p.kind}
+	switch p.kind {
+	case "mixed":
+		st.Kind = Nemeses[p.rng.IntN(len(Nemeses))]
+	case "partition-mixed":
+		st.Kind = Partitions[p.rng.IntN(len(Partitions))]
+	}
+	st.Order = p.rng.Perm(p.servers)
+	st.Coin = p.rng.IntN(2) == 0
+	return st
+}
+
 // nemesis injects faults into a cluster and records them in a history.
 type nemesis struct {
-	c     *Cluster
-	h     *History
-	kind  string
-	rng   *rand.Rand
-	sched Schedule
-	max   int // faults to inject at most (0: no limit)
-	logf  func(format string, args ...any)
+	c    *Cluster
+	h    *History
+	plan *plan
+	max  int // faults to inject at most (0: no limit)
+	logf func(format string, args ...any)
 
 	// what the fault in force did, for heal
 	cut      bool
 	killed   []*Server
 	paused   []*Server
 	replaced *Server // removed from the quorum, to come back empty
-}
-
-func (n *nemesis) between(lo, hi time.Duration) time.Duration {
-	if hi <= lo {
-		return lo
-	}
-	return lo + time.Duration(n.rng.Int64N(int64(hi-lo)))
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -71,22 +107,18 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // run injects faults until ctx ends and returns how many it injected; the
 // last one is healed before it returns.
 func (n *nemesis) run(ctx context.Context) (faults int) {
-	if n.kind == "none" {
+	if n.plan.kind == "none" {
 		<-ctx.Done()
 		return 0
 	}
-	for (n.max == 0 || faults < n.max) && sleepCtx(ctx, n.between(n.sched.HealMin, n.sched.HealMax)) {
-		kind := n.kind
-		switch kind {
-		case "mixed":
-			kind = Nemeses[n.rng.IntN(len(Nemeses))]
-		case "partition-mixed":
-			kind = Partitions[n.rng.IntN(len(Partitions))]
+	for n.max == 0 || faults < n.max {
+		st := n.plan.next()
+		if !sleepCtx(ctx, st.Calm) {
+			break
 		}
-		hold := n.between(n.sched.FaultMin, n.sched.FaultMax)
-		f, err := n.inject(ctx, kind)
+		f, err := n.inject(ctx, st)
 		if err != nil {
-			n.logf("nemesis: %s: %v", kind, err)
+			n.logf("nemesis: %s: %v", st.Kind, err)
 		}
 		if f == nil {
 			continue
@@ -94,20 +126,22 @@ func (n *nemesis) run(ctx context.Context) (faults int) {
 		faults++
 		i := n.h.Begin(*f)
 		n.logf("nemesis: %s %v: %s", f.Kind, f.Targets, f.Desc)
-		sleepCtx(ctx, hold)
+		sleepCtx(ctx, st.Hold)
 		if err := n.heal(context.Background()); err != nil {
-			n.logf("nemesis: heal after %s: %v", kind, err)
+			n.logf("nemesis: heal after %s: %v", st.Kind, err)
 		}
 		n.h.End(i)
 	}
 	return faults
 }
 
-// pick returns k servers drawn at random, or the leader first when
+// pick returns k servers in the step's order, or the leader first when
 // leader is set (and one is known).
-func (n *nemesis) pick(ctx context.Context, k int, leader bool) []*Server {
-	all := slices.Clone(n.c.Servers)
-	n.rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+func (n *nemesis) pick(ctx context.Context, st step, k int, leader bool) []*Server {
+	var all []*Server
+	for _, i := range st.Order {
+		all = append(all, n.c.Servers[i])
+	}
 	if leader {
 		if l := n.c.Leader(ctx); l != nil {
 			i := slices.Index(all, l)
@@ -126,23 +160,24 @@ func names(ss []*Server) []string {
 }
 
 // inject starts one fault of the kind; nil when none could be started.
-func (n *nemesis) inject(ctx context.Context, kind string) (*Fault, error) {
+func (n *nemesis) inject(ctx context.Context, st step) (*Fault, error) {
 	all := n.c.Servers
 	size := len(all)
+	kind := st.Kind
 	switch kind {
 	case "partition-halves":
-		s := n.pick(ctx, size, false)
+		s := n.pick(ctx, st, size, false)
 		a, b := s[:size/2], s[size/2:]
 		return n.partition(kind, fmt.Sprintf("%v | %v", names(a), names(b)), a, [][2][]*Server{{a, b}})
 	case "partition-leader":
-		s := n.pick(ctx, size, true)
+		s := n.pick(ctx, st, size, true)
 		return n.partition(kind, fmt.Sprintf("leader %s cut from %v", s[0].Name, names(s[1:])), s[:1], [][2][]*Server{{s[:1], s[1:]}})
 	case "partition-ring":
 		// Each server hears only its two neighbours on a ring: with 5
 		// servers each sees a majority and no two see the same one. With
 		// 3 servers, where everyone neighbours everyone, one link is cut
 		// (a bridge).
-		s := n.pick(ctx, size, false)
+		s := n.pick(ctx, st, size, false)
 		var cuts [][2][]*Server
 		for i := range s {
 			for j := i + 1; j < len(s); j++ {
@@ -157,13 +192,13 @@ func (n *nemesis) inject(ctx context.Context, kind string) (*Fault, error) {
 		return n.partition(kind, "ring "+ringDesc(s, cuts), s, cuts)
 	case "partition-bridge":
 		// Two halves joined only through one server in both.
-		s := n.pick(ctx, size, false)
+		s := n.pick(ctx, st, size, false)
 		bridge := s[0]
 		rest := s[1:]
 		a, b := rest[:len(rest)/2], rest[len(rest)/2:]
 		return n.partition(kind, fmt.Sprintf("%v | %v bridged by %s", names(a), names(b), bridge.Name), []*Server{bridge}, [][2][]*Server{{a, b}})
 	case "drop-oneway":
-		s := n.pick(ctx, size, n.rng.IntN(2) == 0)
+		s := n.pick(ctx, st, size, st.Coin)
 		t := s[0]
 		for _, o := range s[1:] {
 			if err := t.host.DropFrom(o.IP()); err != nil {
@@ -173,12 +208,12 @@ func (n *nemesis) inject(ctx context.Context, kind string) (*Fault, error) {
 		n.cut = true
 		return &Fault{Kind: kind, Targets: []string{t.Name}, Desc: fmt.Sprintf("%s hears no one (%v), they still hear it", t.Name, names(s[1:]))}, nil
 	case "kill-random", "kill-leader":
-		s := n.pick(ctx, 1, kind == "kill-leader")[0]
+		s := n.pick(ctx, st, 1, kind == "kill-leader")[0]
 		s.Kill()
 		n.killed = []*Server{s}
 		return &Fault{Kind: kind, Targets: []string{s.Name}, Desc: "kill -9 " + s.Name}, nil
 	case "pause-random", "pause-leader":
-		s := n.pick(ctx, 1, kind == "pause-leader")[0]
+		s := n.pick(ctx, st, 1, kind == "pause-leader")[0]
 		if err := s.Pause(); err != nil {
 			return nil, err
 		}
@@ -191,7 +226,7 @@ func (n *nemesis) inject(ctx context.Context, kind string) (*Fault, error) {
 		n.killed = slices.Clone(all)
 		return &Fault{Kind: kind, Targets: names(all), Desc: "kill -9 of every server, then all start again"}, nil
 	case "membership":
-		s := n.pick(ctx, 1, n.rng.IntN(2) == 0)[0]
+		s := n.pick(ctx, st, 1, st.Coin)[0]
 		cl, _ := client.New(n.c.Addrs(0), client.WithTimeout(5*time.Second), client.WithAttemptTimeout(2*time.Second))
 		defer cl.Close()
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)

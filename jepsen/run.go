@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}()
 	nctx, stopNemesis := context.WithTimeout(ctx, cfg.Duration)
-	nem := &nemesis{c: c, h: h, kind: cfg.Nemesis, rng: newRand(cfg.Seed, 0), sched: cfg.Schedule, max: cfg.MaxFaults, logf: logf}
+	nem := &nemesis{c: c, h: h, plan: newPlan(cfg.Seed, cfg.Nemesis, cfg.Servers, cfg.Schedule), max: cfg.MaxFaults, logf: logf}
 	faults := nem.run(nctx)
 	stopNemesis()
 	// The cluster is whole again: the workloads go on a little, so that

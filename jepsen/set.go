@@ -70,6 +70,12 @@ func (w *setWorkload) check(ctx context.Context, dir string) []Verdict {
 		v.Summary = "the final read failed: " + err.Error()
 		return []Verdict{v}
 	}
+	return []Verdict{checkSet(ops, present)}
+}
+
+// checkSet judges the set's adds against the names present at the end.
+func checkSet(ops []Op, present []string) Verdict {
+	v := Verdict{Checker: "set (no acknowledged write lost)"}
 	have := map[string]bool{}
 	for _, name := range present {
 		have[name] = true
@@ -106,5 +112,5 @@ func (w *setWorkload) check(ctx context.Context, dir string) []Verdict {
 	if count[OK] == 0 {
 		v.Summary = "no add succeeded: " + v.Summary
 	}
-	return []Verdict{v}
+	return v
 }
