@@ -65,7 +65,9 @@ func TestPorcupineOps(t *testing.T) {
 }
 
 func TestCheckSet(t *testing.T) {
-	add := func(name string, out Outcome) Op { return Op{Workload: "set", F: "add", Key: name, Outcome: out, Revision: 3} }
+	add := func(name string, out Outcome) Op {
+		return Op{Workload: "set", F: "add", Key: name, Outcome: out, Revision: 3}
+	}
 	ops := []Op{add("a", OK), add("b", OK), add("c", Unknown), add("d", Fail)}
 	if v := checkSet(ops, []string{"a", "b", "c"}); !v.Valid {
 		t.Fatalf("a correct set judged invalid: %+v", v)
