@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/berth-dev/berth/api"
 )
 
 // The checkers on hand-made histories: each must pass a correct one and
@@ -131,5 +132,33 @@ func TestPlanReplays(t *testing.T) {
 		if !slices.Contains(Partitions, st.Kind) {
 			t.Fatalf("partition-mixed drew %s", st.Kind)
 		}
+	}
+}
+
+// Replaying pod events: a node over its allocatable at any revision is
+// reported, even when a later event of the same run brings it back.
+func TestCheckCapacity(t *testing.T) {
+	half := api.Resources{MilliCPU: 500, Memory: 1, Pods: 1}
+	alloc := map[string]api.Resources{"n1": {MilliCPU: 1000, Memory: 10, Pods: 10}}
+	ev := func(rev uint64, typ, name, node string) watchEvent {
+		return watchEvent{Revision: rev, Type: typ, Name: name, Node: node, Requests: half}
+	}
+	ok := []watchEvent{
+		ev(1, "ADDED", "a", ""), ev(2, "MODIFIED", "a", "n1"), ev(3, "ADDED", "b", "n1"),
+		ev(4, "DELETED", "a", "n1"), ev(4, "ADDED", "c", "n1"), // one revision: delete and bind together
+	}
+	if got := checkCapacity(ok, alloc); len(got) != 0 {
+		t.Fatalf("a node within capacity reported: %v", got)
+	}
+	over := append(slices.Clone(ok), ev(5, "ADDED", "d", "n1"), ev(6, "DELETED", "d", "n1"))
+	got := checkCapacity(over, alloc)
+	if len(got) != 1 || !strings.Contains(got[0], "revision 5: n1 holds 1500m CPU") {
+		t.Fatalf("got %v, want one report of revision 5", got)
+	}
+	if got := checkCapacity([]watchEvent{ev(1, "ADDED", "x", "ghost")}, alloc); len(got) != 1 || !strings.Contains(got[0], "not a node") {
+		t.Fatalf("a pod on an unknown node: %v", got)
+	}
+	if bound, peak := schedStats(over); bound != 4 || peak != 1500 {
+		t.Fatalf("schedStats = %d bindings, peak %dm; want 4, 1500m", bound, peak)
 	}
 }

@@ -19,6 +19,11 @@
 //   - watch: one watcher per server; all see the same events in the same
 //     order, no gaps or duplicates, across reconnects, and every
 //     acknowledged write.
+//   - sched: pods that ask for half a CPU, created and deleted on servers
+//     that offer 2 CPUs each; replaying a watch of every pod, no node ever
+//     holds more than its allocatable, at any revision. (One pod per
+//     StatefulSet identity, and replicas Running again after the heal, wait
+//     for the controllers.)
 //   - convergence (every run): after the heal, every replica has the same
 //     digest at the same index (Cluster.StateDigest), with one leader.
 //

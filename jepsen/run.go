@@ -16,7 +16,7 @@ import (
 
 // Workloads are the workloads a run can compose; they run side by side on
 // one cluster.
-var Workloads = []string{"register", "set", "watch"}
+var Workloads = []string{"register", "set", "watch", "sched"}
 
 // Config describes one run.
 type Config struct {
@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	began := time.Now()
 	logf("jepsen: %s, seed %d, report in %s", cfg.Name(), cfg.Seed, cfg.Dir)
-	c, err := StartCluster(ctx, cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.Servers)
+	c, err := StartCluster(ctx, cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.Servers, "--capacity", schedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	h := NewHistory()
 	e := &env{c: c, h: h, seed: cfg.Seed, logf: logf, stale: cfg.Stale, perServer: cfg.PerServer}
 	var ws []workload
-	for _, name := range []string{"watch", "register", "set"} { // watchers first: they see the others' set-up
+	for _, name := range []string{"watch", "sched", "register", "set"} { // watchers first: they see the others' set-up
 		if !slices.Contains(cfg.Workloads, name) {
 			continue
 		}
@@ -136,6 +136,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			ws = append(ws, &registerWorkload{env: e})
 		case "set":
 			ws = append(ws, &setWorkload{env: e})
+		case "sched":
+			ws = append(ws, &schedWorkload{env: e})
 		}
 	}
 	setup, err := client.New(c.Addrs(0), client.WithTimeout(30*time.Second))

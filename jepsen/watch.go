@@ -3,6 +3,7 @@ package jepsen
 import (
 	"context"
 	"fmt"
+	"github.com/berth-dev/berth/api"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +26,9 @@ type watchEvent struct {
 	Name     string `json:"name"`
 	RV       string `json:"rv"`
 	At       int64  `json:"at"` // on the run's clock
+	// Node and Requests: a pod's spec.nodeName and requests (sched).
+	Node     string        `json:"node,omitempty"`
+	Requests api.Resources `json:"requests,omitzero"`
 }
 
 type watcher struct {
@@ -159,14 +163,14 @@ func (w *watchWorkload) check(ctx context.Context, dir string) []Verdict {
 			problems = append(problems, fmt.Sprintf("watchers 0 and %d differ: %s", i, d))
 		}
 	}
-	// Every acknowledged write is in it.
+	// Every acknowledged ConfigMap write is in it.
 	inStream := map[string]bool{}
 	for _, ev := range seqs[0] {
 		inStream[fmt.Sprintf("%d/%s", ev.Revision, ev.Name)] = true
 	}
 	acked, missing := 0, 0
 	for _, op := range w.env.h.Ops("") {
-		if op.Outcome != OK || op.F == "read" || op.Revision == 0 || op.Revision > fence {
+		if op.Outcome != OK || op.F == "read" || op.Revision == 0 || op.Revision > fence || (op.Workload != "register" && op.Workload != "set") {
 			continue
 		}
 		acked++
