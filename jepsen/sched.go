@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/api"
@@ -39,11 +38,8 @@ func schedPod(name, cpu string) *api.Pod {
 }
 
 type schedWorkload struct {
-	env    *env
-	from   uint64
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	w      watcher
+	env *env
+	w   *watcher // of every pod
 }
 
 func (w *schedWorkload) name() string { return "sched" }
@@ -53,29 +49,8 @@ func (w *schedWorkload) setup(ctx context.Context, cl *client.Client) error {
 	if err != nil {
 		return err
 	}
-	w.from = rev
-	wctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	wcl, err := client.New(w.env.c.Addrs(0), client.WithAttemptTimeout(time.Second))
-	if err != nil {
-		cancel()
-		return err
-	}
-	w.wg.Go(func() {
-		defer wcl.Close()
-		for ev := range wcl.Watch(wctx, "Pod", "default", w.from) {
-			w.w.mu.Lock()
-			if ev.Err != nil {
-				w.w.err = ev.Err
-			} else {
-				pod := ev.Object.(*api.Pod)
-				w.w.events = append(w.w.events, watchEvent{Revision: ev.Revision, Type: ev.Type, Name: pod.Metadata.Name,
-					RV: pod.Metadata.ResourceVersion, At: w.env.h.Now(), Node: pod.Spec.NodeName, Requests: pod.Requests()})
-			}
-			w.w.mu.Unlock()
-		}
-	})
-	return nil
+	w.w, err = w.env.startWatcher(0, "Pod", rev)
+	return err
 }
 
 func (w *schedWorkload) run(ctx context.Context) {
@@ -115,10 +90,7 @@ func (w *schedWorkload) run(ctx context.Context) {
 
 func (w *schedWorkload) check(ctx context.Context, dir string) []Verdict {
 	v := Verdict{Checker: "sched (no node over capacity)"}
-	defer func() {
-		w.cancel()
-		w.wg.Wait()
-	}()
+	defer w.w.stop()
 	cl, err := client.New(w.env.c.Addrs(0), client.WithTimeout(30*time.Second))
 	if err != nil {
 		v.Summary = err.Error()
@@ -133,11 +105,8 @@ func (w *schedWorkload) check(ctx context.Context, dir string) []Verdict {
 		return []Verdict{v}
 	}
 	fence := res[0].Revision
-	for deadline := time.Now().Add(30 * time.Second); w.w.last() < fence && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-	}
-	w.cancel()
-	w.wg.Wait()
+	w.w.waitFor(fence, time.Now().Add(30*time.Second))
+	w.w.stop()
 	nodes, _, err := cl.List(ctx, "Node", "")
 	if err != nil {
 		v.Summary = "listing nodes: " + err.Error()

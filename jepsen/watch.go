@@ -31,12 +31,61 @@ type watchEvent struct {
 	Requests api.Resources `json:"requests,omitzero"`
 }
 
+// watcher follows one kind's changes in namespace default from a start
+// revision, through a client that starts on one server and moves on, from
+// the last revision it saw, when that server fails.
 type watcher struct {
-	id     int
 	first  string // the server it starts on
+	cancel context.CancelFunc
+	done   chan struct{}
+
 	mu     sync.Mutex
 	events []watchEvent
 	err    error // the watch ended for good
+}
+
+// startWatcher starts a watcher of kind from revision from, on server i
+// first.
+func (e *env) startWatcher(i int, kind string, from uint64) (*watcher, error) {
+	cl, err := client.New(e.c.Addrs(i), client.WithAttemptTimeout(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watcher{first: e.c.Servers[i].Name, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer cl.Close()
+		for ev := range cl.Watch(ctx, kind, "default", from) {
+			w.mu.Lock()
+			if ev.Err != nil {
+				w.err = ev.Err
+			} else {
+				m := ev.Object.GetObjectMeta()
+				we := watchEvent{Revision: ev.Revision, Type: ev.Type, Name: m.Name, RV: m.ResourceVersion, At: e.h.Now()}
+				if pod, ok := ev.Object.(*api.Pod); ok {
+					we.Node, we.Requests = pod.Spec.NodeName, pod.Requests()
+				}
+				w.events = append(w.events, we)
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w, nil
+}
+
+// stop ends the watch; its events stay.
+func (w *watcher) stop() {
+	w.cancel()
+	<-w.done
+}
+
+// waitFor waits until the watcher has seen revision rev, or the deadline
+// passes.
+func (w *watcher) waitFor(rev uint64, deadline time.Time) {
+	for w.last() < rev && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (w *watcher) last() uint64 {
@@ -51,8 +100,6 @@ func (w *watcher) last() uint64 {
 type watchWorkload struct {
 	env      *env
 	from     uint64
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
 	watchers []*watcher
 }
 
@@ -66,31 +113,21 @@ func (w *watchWorkload) setup(ctx context.Context, cl *client.Client) error {
 		return err
 	}
 	w.from = rev
-	wctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	for i, s := range w.env.c.Servers {
-		wcl, err := client.New(w.env.c.Addrs(i), client.WithAttemptTimeout(time.Second))
+	for i := range w.env.c.Servers {
+		wt, err := w.env.startWatcher(i, "ConfigMap", w.from)
 		if err != nil {
-			cancel()
+			w.stop()
 			return err
 		}
-		wt := &watcher{id: i, first: s.Name}
 		w.watchers = append(w.watchers, wt)
-		w.wg.Go(func() {
-			defer wcl.Close()
-			for ev := range wcl.Watch(wctx, "ConfigMap", "default", w.from) {
-				wt.mu.Lock()
-				if ev.Err != nil {
-					wt.err = ev.Err
-				} else {
-					wt.events = append(wt.events, watchEvent{Revision: ev.Revision, Type: ev.Type, Name: ev.Object.GetObjectMeta().Name,
-						RV: ev.Object.GetObjectMeta().ResourceVersion, At: w.env.h.Now()})
-				}
-				wt.mu.Unlock()
-			}
-		})
 	}
 	return nil
+}
+
+func (w *watchWorkload) stop() {
+	for _, wt := range w.watchers {
+		wt.stop()
+	}
 }
 
 // run does nothing more: the watchers run from setup to check.
@@ -98,10 +135,7 @@ func (w *watchWorkload) run(ctx context.Context) { <-ctx.Done() }
 
 func (w *watchWorkload) check(ctx context.Context, dir string) []Verdict {
 	v := Verdict{Checker: "watch (same order, no gaps)"}
-	defer func() {
-		w.cancel()
-		w.wg.Wait()
-	}()
+	defer w.stop()
 	// A last write, once the faults are over: every watcher must reach it.
 	cl, err := client.New(w.env.c.Addrs(0), client.WithTimeout(30*time.Second))
 	if err != nil {
@@ -117,12 +151,9 @@ func (w *watchWorkload) check(ctx context.Context, dir string) []Verdict {
 	fence := res[0].Revision
 	deadline := time.Now().Add(30 * time.Second)
 	for _, wt := range w.watchers {
-		for wt.last() < fence && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
+		wt.waitFor(fence, deadline)
 	}
-	w.cancel()
-	w.wg.Wait()
+	w.stop()
 
 	var problems []string
 	seqs := make([][]watchEvent, len(w.watchers))
