@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/client"
@@ -152,17 +153,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	wctx, stopWork := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var wg = make(chan struct{}, len(ws))
-		for _, w := range ws {
-			go func() { w.run(wctx); wg <- struct{}{} }()
-		}
-		for range ws {
-			<-wg
-		}
-	}()
+	var working sync.WaitGroup
+	for _, w := range ws {
+		working.Go(func() { w.run(wctx) })
+	}
 	nctx, stopNemesis := context.WithTimeout(ctx, cfg.Duration)
 	nem := &nemesis{c: c, h: h, plan: newPlan(cfg.Seed, cfg.Nemesis, cfg.Servers, cfg.Schedule), max: cfg.MaxFaults, logf: logf}
 	faults := nem.run(nctx)
@@ -171,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// the history shows it serving after the heal.
 	sleepCtx(ctx, 3*time.Second)
 	stopWork()
-	<-done
+	working.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
