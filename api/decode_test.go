@@ -114,7 +114,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad generation", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, generation: 1.5}\n", `configmap "web": field "metadata.generation": expected integer, got 1.5`},
 		{"no kind", "apiVersion: v1\nmetadata: {name: web}\n", "document has no kind"},
 		{"kind not string", "apiVersion: v1\nkind: 3\n", `field "kind": expected string, got number`},
-		{"unsupported kind", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n", `kind "Deployment" is not supported`},
+		{"unsupported kind", "apiVersion: batch/v1\nkind: Job\nmetadata: {name: web}\n", `kind "Job" is not supported`},
 		{"no apiVersion", "kind: ConfigMap\nmetadata: {name: web}\n", `configmap "web": apiVersion: required`},
 		{"wrong apiVersion", "apiVersion: apps/v1\nkind: ConfigMap\nmetadata: {name: web}\n", `configmap "web": apiVersion "apps/v1" is not valid for kind ConfigMap (want "v1")`},
 		{"no name", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", `configmap (no name): metadata.name: required`},

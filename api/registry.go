@@ -23,6 +23,18 @@ var kinds = []KindInfo{
 		New: func() Object { return &ConfigMap{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}} },
 	},
 	{
+		Kind: "Deployment", APIVersion: "apps/v1", Namespaced: true,
+		Plural: "deployments", Aliases: []string{"deployment", "deploy"},
+		New: func() Object { return &Deployment{TypeMeta: TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}} },
+	},
+	{
+		Kind: "HorizontalPodAutoscaler", APIVersion: "autoscaling/v2", Namespaced: true,
+		Plural: "horizontalpodautoscalers", Aliases: []string{"horizontalpodautoscaler", "hpa"},
+		New: func() Object {
+			return &HorizontalPodAutoscaler{TypeMeta: TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"}}
+		},
+	},
+	{
 		Kind: "Namespace", APIVersion: "v1", Namespaced: false,
 		Plural: "namespaces", Aliases: []string{"namespace", "ns"},
 		New: func() Object { return &Namespace{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Namespace"}} },
@@ -33,14 +45,31 @@ var kinds = []KindInfo{
 		New: func() Object { return &Node{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Node"}} },
 	},
 	{
+		Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespaced: true,
+		Plural: "persistentvolumeclaims", Aliases: []string{"persistentvolumeclaim", "pvc"},
+		New: func() Object {
+			return &PersistentVolumeClaim{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}}
+		},
+	},
+	{
 		Kind: "Pod", APIVersion: "v1", Namespaced: true,
 		Plural: "pods", Aliases: []string{"pod", "po"},
 		New: func() Object { return &Pod{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Pod"}} },
 	},
 	{
+		Kind: "ReplicaSet", APIVersion: "apps/v1", Namespaced: true,
+		Plural: "replicasets", Aliases: []string{"replicaset", "rs"},
+		New: func() Object { return &ReplicaSet{TypeMeta: TypeMeta{APIVersion: "apps/v1", Kind: "ReplicaSet"}} },
+	},
+	{
 		Kind: "Secret", APIVersion: "v1", Namespaced: true,
 		Plural: "secrets", Aliases: []string{"secret"},
 		New: func() Object { return &Secret{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Secret"}} },
+	},
+	{
+		Kind: "StatefulSet", APIVersion: "apps/v1", Namespaced: true,
+		Plural: "statefulsets", Aliases: []string{"statefulset", "sts"},
+		New: func() Object { return &StatefulSet{TypeMeta: TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"}} },
 	},
 }
 

@@ -16,6 +16,9 @@ type ObjectMeta struct {
 	CreationTimestamp string            `json:"creationTimestamp,omitempty"` // RFC 3339, stamped by the server
 	Labels            map[string]string `json:"labels,omitempty"`
 	Annotations       map[string]string `json:"annotations,omitempty"`
+	// OwnerReferences name the objects this one belongs to (set by the
+	// controllers): it is deleted with them.
+	OwnerReferences []OwnerReference `json:"ownerReferences,omitempty"`
 }
 
 // Object is implemented by the pointer types of the kinds: *Namespace,
@@ -131,6 +134,16 @@ func kindOf(obj Object) string {
 		return "Pod"
 	case *Node:
 		return "Node"
+	case *Deployment:
+		return "Deployment"
+	case *ReplicaSet:
+		return "ReplicaSet"
+	case *StatefulSet:
+		return "StatefulSet"
+	case *PersistentVolumeClaim:
+		return "PersistentVolumeClaim"
+	case *HorizontalPodAutoscaler:
+		return "HorizontalPodAutoscaler"
 	}
 	return ""
 }

@@ -28,9 +28,9 @@ func TestFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"get without kind", []string{"get"}, "get needs a resource type (one of: configmaps, namespaces, nodes, pods, secrets)"},
+		{"get without kind", []string{"get"}, "get needs a resource type (one of: configmaps, deployments, horizontalpodautoscalers, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, statefulsets)"},
 		{"get bogus output", []string{"get", "cm", "-o", "bogus"}, `unknown output format "bogus" (want table, yaml, json or name)`},
-		{"get unknown kind", []string{"get", "foo"}, `unknown resource type "foo" (one of: configmaps, namespaces, nodes, pods, secrets)`},
+		{"get unknown kind", []string{"get", "foo"}, `unknown resource type "foo" (one of: configmaps, deployments, horizontalpodautoscalers, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, statefulsets)`},
 		{"get too many args", []string{"get", "cm", "a", "b"}, "get takes at most 2 arguments, got 3"},
 		{"get name across namespaces", []string{"get", "cm", "web", "-A"}, "a resource cannot be retrieved by name across all namespaces"},
 		{"get name and selector", []string{"get", "cm", "web", "-l", "app=web"}, "a name cannot be given together with a label selector"},
@@ -44,7 +44,7 @@ func TestFlagErrors(t *testing.T) {
 		{"apply empty stdin", []string{"apply", "-f", "-"}, "no objects passed to apply"},
 		{"create stdin twice", []string{"create", "-f", "-", "-f", "-"}, "-f - given more than once"},
 		{"describe without name", []string{"describe", "cm"}, "describe needs the name of the object after its resource type"},
-		{"describe unknown kind", []string{"describe", "deployments", "x"}, `unknown resource type "deployments"`},
+		{"describe unknown kind", []string{"describe", "jobs", "x"}, `unknown resource type "jobs"`},
 		{"delete nothing", []string{"delete"}, "delete needs a resource type and names, or -f"},
 		{"delete without name", []string{"delete", "secret"}, "delete needs the name of at least one secret"},
 		{"delete -f and args", []string{"delete", "-f", "-", "cm", "web"}, "delete takes either -f or KIND NAME arguments, not both"},

@@ -259,8 +259,8 @@ func TestResolveKind(t *testing.T) {
 			t.Errorf("resolveKind(%q) = %v, %v", name, info.Kind, err)
 		}
 	}
-	_, err := resolveKind("deployments")
-	if want := `unknown resource type "deployments" (one of: configmaps, namespaces, nodes, pods, secrets)`; err == nil || err.Error() != want {
+	_, err := resolveKind("jobs")
+	if want := `unknown resource type "jobs" (one of: configmaps, deployments, horizontalpodautoscalers, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, statefulsets)`; err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 	if !strings.Contains(checkOutput("wide", outTable, outJSON).Error(), "(want table or json)") {
