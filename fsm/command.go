@@ -27,6 +27,10 @@ const (
 	VerbUpdate Verb = "update" // fails if it does not
 	VerbApply  Verb = "apply"  // create or replace
 	VerbDelete Verb = "delete" // fails if it does not exist
+	// VerbStatus replaces only the status of an existing object of a kind
+	// with a status subresource (HasStatusSubresource): its spec,
+	// metadata and generation stay.
+	VerbStatus Verb = "status"
 )
 
 // CommandType says which kind of command a log entry holds.

@@ -231,10 +231,14 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 		}
 		return deleteRecord(txn, index, cur, events)
 	case VerbCreate, VerbUpdate, VerbApply:
+	case VerbStatus:
+		if !statusKinds[op.Kind] {
+			return OpResult{}, fmt.Errorf("%s: %w: kind %s has no status subresource", what, ErrInvalid, op.Kind)
+		}
 	default:
 		return OpResult{}, fmt.Errorf("%s: %w: unknown verb %q", what, ErrInvalid, op.Verb)
 	}
-	if cur == nil && op.Verb == VerbUpdate {
+	if cur == nil && (op.Verb == VerbUpdate || op.Verb == VerbStatus) {
 		return OpResult{}, fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	if cur != nil && op.Verb == VerbCreate {
@@ -260,6 +264,11 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 			return OpResult{}, fmt.Errorf("%s: %w", what, err)
 		}
 	}
+	if cur != nil && statusKinds[op.Kind] {
+		if op, err = statusWrite(op, cur); err != nil {
+			return OpResult{}, fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	m := *op.Meta
 	if m.Name != op.Name || m.Namespace != op.Namespace {
 		return OpResult{}, fmt.Errorf("%s: %w: object names %s/%s", what, ErrInvalid, m.Namespace, m.Name)
@@ -280,7 +289,9 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 		if cur.immutable() {
 			return OpResult{}, fmt.Errorf("%s: %w: the object is immutable", what, ErrForbidden)
 		}
-		m.Generation++
+		if op.Verb != VerbStatus {
+			m.Generation++
+		}
 	}
 	m.ResourceVersion = fmt.Sprint(index)
 	return putRecord(txn, cur, op.Kind, &m, op.Body, index, EventModified, ActionConfigured, events)
@@ -342,6 +353,11 @@ func deleteRecord(txn *memdb.Txn, index uint64, cur *Record, events *[]Event) (O
 					return OpResult{}, err
 				}
 			}
+		}
+	}
+	if ownerKinds[cur.Kind] {
+		if err := deleteOwned(txn, index, cur, events); err != nil {
+			return OpResult{}, err
 		}
 	}
 	if cur.Kind == "Pod" {
