@@ -55,6 +55,9 @@ type Config struct {
 	Join            []string // API addresses (host:port) of members
 	// Node configures the node agent that runs this agent's pods.
 	Node NodeConfig
+	// NodeDownGrace is how long a node is NotReady before its pods are
+	// replaced elsewhere (controller.DefaultNodeDownGrace if zero).
+	NodeDownGrace time.Duration
 
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
@@ -80,6 +83,7 @@ type Agent struct {
 	disc  *discovery
 	sched *controller.Scheduler
 	nodes *controller.Nodes
+	wl    *controller.Workloads
 	pool  *gossip.Pool
 	// kubelet runs this node's pods; nil without containerd.
 	kubelet *kubelet
@@ -188,8 +192,12 @@ func (a *Agent) startServer(raftAddr string) error {
 		FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now, Members: a.members, Changes: a.pool.Changes(),
 		PodCIDR: cmp.Or(cfg.Node.PodCIDR, DefaultPodCIDR),
 	})
+	a.wl = controller.NewWorkloads(controller.WorkloadsConfig{
+		FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now,
+		NodeDownGrace: cfg.NodeDownGrace, FenceLease: cfg.Node.FenceLease,
+	})
 	node.OnLeader(a.leaderTasks)
-	for _, loop := range []func(context.Context){a.sched.Run, a.nodes.Run} {
+	for _, loop := range []func(context.Context){a.sched.Run, a.nodes.Run, a.wl.Run} {
 		node.OnLeader(func(ctx context.Context) {
 			a.leading.Add(1)
 			go func() {
@@ -239,6 +247,10 @@ func (a *Agent) Pool() *gossip.Pool { return a.pool }
 
 // NodesStats returns what this server's node lifecycle wrote while it led.
 func (a *Agent) NodesStats() controller.NodesStats { return a.nodes.Stats() }
+
+// WorkloadsStats returns what this server's workload controllers did
+// while it led.
+func (a *Agent) WorkloadsStats() controller.WorkloadsStats { return a.wl.Stats() }
 
 // SchedulerStats returns what this server's scheduling loop did while it
 // led.

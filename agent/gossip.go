@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"net"
@@ -39,6 +40,11 @@ func (a *Agent) startGossip(apiAddr, raftAddr string) error {
 	}
 	for _, r := range cfg.roles() {
 		ic.Labels["node-role.kubernetes.io/"+r] = ""
+	}
+	if cfg.Node.ContainerdSocket != "" {
+		// The leader waits out the longer of its lease and this node's
+		// before it replaces the node's stateful pods (fence.go).
+		ic.Labels[api.LabelFenceLease] = cmp.Or(cfg.Node.FenceLease, controller.DefaultFenceLease).String()
 	}
 	inv, err := gossip.MeasureInventory(ic)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/controller"
 	"github.com/berth-dev/berth/driver"
 	"github.com/berth-dev/berth/driver/cni"
 	"github.com/berth-dev/berth/driver/volume"
@@ -51,6 +52,9 @@ type NodeConfig struct {
 	BackoffBase, BackoffMax time.Duration
 	// ResyncInterval is how often the runtime is listed (1s).
 	ResyncInterval time.Duration
+	// FenceLease is how long this node runs its stateful pods without the
+	// leader's word that it is Ready (fence.go; default 10 s).
+	FenceLease time.Duration
 }
 
 // DefaultPodCIDR is the cluster's pod range unless --pod-cidr says another.
@@ -70,6 +74,7 @@ type kubelet struct {
 	node pb.NodesClient
 
 	hostIP string
+	fence  *fence
 
 	mu      sync.Mutex
 	workers map[string]*podWorker               // by pod UID
@@ -103,8 +108,11 @@ func (a *Agent) startKubelet(ctx context.Context) {
 	if cfg.ResyncInterval == 0 {
 		cfg.ResyncInterval = time.Second
 	}
+	if cfg.FenceLease <= 0 {
+		cfg.FenceLease = controller.DefaultFenceLease
+	}
 	k := &kubelet{a: a, cfg: cfg, log: a.log.With("part", "node"), name: a.cfg.Name, dir: a.cfg.DataDir,
-		hostIP:  a.cfg.BindAddr,
+		hostIP: a.cfg.BindAddr, fence: newFence(a.cfg.DataDir, cfg.FenceLease),
 		workers: map[string]*podWorker{}, cache: map[string][]driver.ContainerStatus{},
 		dirty: map[string]fsm.PodStatusReport{}, kick: make(chan struct{}, 1), ready: make(chan struct{})}
 	a.kubelet = k
@@ -154,7 +162,8 @@ func (k *kubelet) run(ctx context.Context) {
 	}
 	close(k.ready)
 	k.log.Info("node agent ready", "bridge", k.net, "containerd", k.cfg.ContainerdSocket, "namespace", k.cfg.ContainerdNamespace)
-	k.wg.Add(3)
+	k.wg.Add(4)
+	go func() { defer k.wg.Done(); k.fenceLoop(ctx) }()
 	go func() { defer k.wg.Done(); k.reportLoop(ctx) }()
 	go func() { defer k.wg.Done(); k.routesLoop(ctx) }()
 	go func() { defer k.wg.Done(); k.relistLoop(ctx) }()

@@ -41,6 +41,9 @@ type podWorker struct {
 	paths     map[string]string          // prepared volumes
 	data      volume.Data                // the ConfigMaps and Secrets it refers to
 	prepared  string                     // the pod's resourceVersion the volumes were prepared for
+	// fenced: a stateful pod whose node holds no fence lease; its
+	// containers are killed and none starts (fence.go).
+	fenced bool
 }
 
 // ctrState is what the worker knows of one container beyond the runtime.
@@ -170,7 +173,8 @@ func (w *podWorker) removeAll(ctx context.Context, p *api.Pod) error {
 // it returns when it wants to run again at the latest.
 func (w *podWorker) sync(ctx context.Context, p *api.Pod) time.Duration {
 	next := 2 * time.Second
-	stopped := p.Metadata.Annotations[api.AnnotationStopped] == "true"
+	w.fenced = isStateful(p) && !w.k.fence.held()
+	stopped := p.Metadata.Annotations[api.AnnotationStopped] == "true" || w.fenced
 	if w.startTime == "" {
 		w.startTime = p.Status.StartTime
 		if w.startTime == "" {
@@ -386,10 +390,17 @@ func (w *podWorker) syncContainer(ctx context.Context, p *api.Pod, c *api.Contai
 	if stopped {
 		st.waiting = nil
 		if cs != nil && cs.State == driver.StateRunning {
-			if err := k.rt.StopContainer(ctx, cs.ID, grace(p)); err != nil {
+			g := grace(p)
+			if w.fenced {
+				g = 0
+			}
+			if err := k.rt.StopContainer(ctx, cs.ID, g); err != nil {
 				w.log.Warn("stop container", "container", c.Name, "err", err)
 			}
 			k.refresh(ctx, w.uid, cs.ID)
+		}
+		if w.fenced {
+			return time.Second // look at the lease again
 		}
 		return time.Hour
 	}
@@ -538,6 +549,9 @@ func (w *podWorker) containerSpec(p *api.Pod, c *api.Container, attempt int) (dr
 		PodUID: w.uid, PodNamespace: p.Metadata.Namespace, PodName: p.Metadata.Name, Name: c.Name, Attempt: attempt,
 		Image: c.Image, Command: c.Command, Args: c.Args, Env: env, WorkingDir: c.WorkingDir, TTY: c.TTY,
 		NetNS: w.sandbox.NetNS, Hostname: p.Metadata.Name, Mounts: mounts, LogPath: k.logPath(p, c.Name),
+	}
+	if isStateful(p) {
+		spec.FenceFile = fenceFile(k.dir)
 	}
 	if q, ok := c.Resources.Limits[api.ResourceCPU]; ok {
 		spec.CPUMilli = q.Milli()

@@ -123,6 +123,10 @@ const (
 	// LabelControllerRevisionHash is the template revision of a
 	// StatefulSet's pod.
 	LabelControllerRevisionHash = "controller-revision-hash"
+	// LabelFenceLease is a node's fence lease (a duration), which its agent
+	// announces: how long it runs its StatefulSet pods without word from
+	// the leader that it is Ready.
+	LabelFenceLease = "berth.dev/fence-lease"
 	// AnnotationSelectedNode pins a PersistentVolumeClaim, and so its
 	// local volume, to the node that holds it.
 	AnnotationSelectedNode = "volume.kubernetes.io/selected-node"

@@ -269,7 +269,7 @@ func TestDecodeProbePorts(t *testing.T) {
 		}
 	}
 	for port, want := range map[string]string{
-		"[1]":   `expected port number or name, got array`,
+		"[1]":   `expected integer or string, got array`,
 		"https": `"https" names no port of the container`,
 		"70000": `70000 is not in 1..65535`,
 	} {

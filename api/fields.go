@@ -47,11 +47,11 @@ func checkFields(v any, t reflect.Type, path string) *fieldProblem {
 	if t == intOrStringType {
 		n, isNum := v.(json.Number)
 		if _, isStr := v.(string); !isStr && !isNum {
-			return mismatch("port number or name")
+			return mismatch("integer or string")
 		}
 		if isNum {
 			if _, err := strconv.ParseInt(n.String(), 10, 32); err != nil {
-				return &fieldProblem{path: path, msg: "expected a port number or name, got " + n.String()}
+				return &fieldProblem{path: path, msg: "expected integer or string, got " + n.String()}
 			}
 		}
 		return nil

@@ -50,6 +50,8 @@ func Default(obj Object) {
 		defaultPod(o)
 	case *Node:
 		defaultNode(o)
+	case *Deployment, *ReplicaSet, *StatefulSet, *PersistentVolumeClaim, *HorizontalPodAutoscaler:
+		defaultApps(o)
 	}
 }
 
@@ -105,6 +107,8 @@ func validate(obj Object, prefix string) error {
 		validatePod(l, o)
 	case *Node:
 		validateNode(l, o)
+	case *Deployment, *ReplicaSet, *StatefulSet, *PersistentVolumeClaim, *HorizontalPodAutoscaler:
+		validateApps(l, o)
 	}
 	if len(l.errs) > 0 {
 		return invalidf("%s: %s", desc, strings.Join(l.errs, "; "))
@@ -169,6 +173,7 @@ func validateMeta(l *errList, info KindInfo, md *ObjectMeta) {
 	if total > maxAnnotationBytes {
 		l.add("metadata.annotations", "%d bytes in all, more than the %d-byte limit", total, maxAnnotationBytes)
 	}
+	validateOwnerReferences(l, md.OwnerReferences)
 }
 
 // maxAnnotationBytes is Kubernetes' limit on the total size of annotations.

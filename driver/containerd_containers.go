@@ -74,6 +74,7 @@ func (c *Containerd) CreateContainer(ctx context.Context, spec ContainerSpec) (s
 		LabelContainer:    spec.Name,
 		LabelAttempt:      strconv.Itoa(spec.Attempt),
 		LabelLogPath:      spec.LogPath,
+		LabelFenceFile:    spec.FenceFile,
 		labelImageDigest:  img.Target().Digest.String(),
 	})
 	id := containerID(spec)
@@ -234,7 +235,7 @@ func (c *Containerd) StartContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("driver: start %s: %w", id, err)
 	}
 	tty := spec.Process != nil && spec.Process.Terminal
-	creator, err := c.logCreator(info.Labels[LabelLogPath], tty)
+	creator, err := c.logCreator(info.Labels[LabelLogPath], info.Labels[LabelFenceFile], tty)
 	if err != nil {
 		return fmt.Errorf("driver: start %s: %w", id, err)
 	}
@@ -275,7 +276,7 @@ func isExecNotFound(err error) bool {
 
 // logCreator sends the task's stdout and stderr to the log at path
 // (through the logger binary when the config names one).
-func (c *Containerd) logCreator(logPath string, tty bool) (cio.Creator, error) {
+func (c *Containerd) logCreator(logPath, fenceFile string, tty bool) (cio.Creator, error) {
 	if logPath == "" {
 		return cio.NullIO, nil
 	}
@@ -283,7 +284,8 @@ func (c *Containerd) logCreator(logPath string, tty bool) (cio.Creator, error) {
 		return nil, fmt.Errorf("log folder: %w", err)
 	}
 	if c.cfg.LoggerBinary != "" {
-		uri := logfile.URI(c.cfg.LoggerBinary, logfile.Options{Path: logPath, MaxSize: c.cfg.LogMaxSize, MaxFiles: c.cfg.LogMaxFiles})
+		uri := logfile.URI(c.cfg.LoggerBinary, logfile.Options{Path: logPath, MaxSize: c.cfg.LogMaxSize, MaxFiles: c.cfg.LogMaxFiles,
+			FenceFile: fenceFile, Socket: c.cfg.Socket})
 		if tty {
 			return cio.TerminalLogURI(uri), nil
 		}

@@ -28,7 +28,7 @@ import (
 func TestMain(m *testing.M) {
 	// The shim starts this test binary as the containers' logger.
 	if logfile.IsLoggerInvocation(os.Args) {
-		os.Exit(logfile.RunLogger(os.Args))
+		os.Exit(logfile.RunLogger(os.Args, driver.FenceWatchdog))
 	}
 	os.Exit(testcontainerd.Main(m))
 }

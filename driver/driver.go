@@ -95,6 +95,10 @@ type ContainerSpec struct {
 	// GPUs are the minor numbers of the /dev/nvidiaN devices to give.
 	GPUs []int
 
+	// FenceFile, when set, holds the end of the node's fence lease: the
+	// container's logger kills the container once it has passed
+	// (FenceWatchdog).
+	FenceFile string
 	// LogPath is the file its stdout and stderr go to (see logs.go), kept
 	// with a size cap and rotation.
 	LogPath string
@@ -175,4 +179,5 @@ const (
 	LabelContainer    = "berth.dev/container"
 	LabelAttempt      = "berth.dev/attempt"
 	LabelLogPath      = "berth.dev/log-path"
+	LabelFenceFile    = "berth.dev/fence-file"
 )

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/agent"
+	"github.com/berth-dev/berth/controller"
 	"github.com/berth-dev/berth/gossip"
 	"github.com/spf13/cobra"
 )
@@ -141,6 +142,8 @@ func newAgentCmd() *cobra.Command {
 	f.StringArrayVar(&registries, "insecure-registry", nil, "registry HOST:PORT to pull from over plain HTTP (repeatable)")
 	f.DurationVar(&cfg.Node.BackoffBase, "restart-backoff", time.Second, "first wait before a failed container is started again; it doubles up to --restart-backoff-max")
 	f.DurationVar(&cfg.Node.BackoffMax, "restart-backoff-max", 5*time.Minute, "longest wait between restarts of a failing container")
+	f.DurationVar(&cfg.NodeDownGrace, "node-down-grace", controller.DefaultNodeDownGrace, "how long a node is NotReady before its Deployments' pods are replaced on other nodes")
+	f.DurationVar(&cfg.Node.FenceLease, "fence-lease", controller.DefaultFenceLease, "how long a node runs its StatefulSet pods without the leader's word that it is Ready; their replacements wait longer")
 	f.IntVar(&cfg.BootstrapExpect, "bootstrap-expect", 0, "number of servers that bootstrap the cluster together")
 	f.StringVar(&join, "join", "", "API addresses (HOST:PORT,...) of cluster members to join through")
 	f.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 8192, "log entries between snapshots")
@@ -198,6 +201,12 @@ func agentNodeFlags(cfg *agent.Config, registries []string) error {
 		}
 	}
 	cfg.Node.PlainHTTP = registries
+	if cfg.NodeDownGrace <= 0 {
+		return fmt.Errorf("--node-down-grace must be positive")
+	}
+	if cfg.Node.FenceLease < time.Second {
+		return fmt.Errorf("--fence-lease must be at least 1s")
+	}
 	if cfg.Node.BackoffBase <= 0 || cfg.Node.BackoffMax < cfg.Node.BackoffBase {
 		return fmt.Errorf("--restart-backoff must be positive and at most --restart-backoff-max")
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/berth-dev/berth/driver"
 	"github.com/berth-dev/berth/driver/logfile"
 	"github.com/spf13/cobra"
 )
@@ -15,7 +16,7 @@ import (
 func main() {
 	// containerd's shim starts this binary as a container's logger.
 	if logfile.IsLoggerInvocation(os.Args) {
-		os.Exit(logfile.RunLogger(os.Args))
+		os.Exit(logfile.RunLogger(os.Args, driver.FenceWatchdog))
 	}
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {

@@ -15,7 +15,7 @@
 // RunLogger before anything else:
 //
 //	if logfile.IsLoggerInvocation(os.Args) {
-//		os.Exit(logfile.RunLogger(os.Args))
+//		os.Exit(logfile.RunLogger(os.Args, driver.FenceWatchdog))
 //	}
 //
 // The agent reads a container's log with Read:

@@ -20,7 +20,7 @@ import (
 
 func TestMain(m *testing.M) {
 	if IsLoggerInvocation(os.Args) {
-		os.Exit(RunLogger(os.Args))
+		os.Exit(RunLogger(os.Args, nil))
 	}
 	os.Exit(m.Run())
 }

@@ -18,7 +18,10 @@ const (
 // line of the container's stdout (fd 3) and stderr (fd 4) to the log file,
 // closes fd 5 once the file is open (the shim waits for it), and returns
 // the exit code once both streams have ended.
-func RunLogger(args []string) int {
+//
+// When the URI names a fence file, watchdog (if not nil) runs beside the
+// copying, for as long as the logger does.
+func RunLogger(args []string, watchdog func(Options)) int {
 	stdout := os.NewFile(fdStdout, "stdout")
 	stderr := os.NewFile(fdStderr, "stderr")
 	ready := os.NewFile(fdReady, "ready")
@@ -39,6 +42,9 @@ func RunLogger(args []string) int {
 	}
 	defer w.Close()
 	ready.Close()
+	if o.FenceFile != "" && watchdog != nil {
+		go watchdog(o)
+	}
 
 	var wg sync.WaitGroup
 	errs := make([]error, 2)

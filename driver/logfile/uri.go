@@ -14,6 +14,11 @@ type Options struct {
 	Path     string // the current file; rotated ones are Path.1, Path.2, ...
 	MaxSize  int64  // bytes before the file rotates (default 10 MiB)
 	MaxFiles int    // files kept, the current one included (default 3)
+	// FenceFile, when set, holds the end of the node's fence lease: the
+	// logger then also runs the watchdog RunLogger is given, which kills
+	// the container once the lease has passed. Socket is containerd's.
+	FenceFile string
+	Socket    string
 }
 
 // URI is the log URI for containerd (cio.LogURI): the shim starts binary
@@ -26,6 +31,10 @@ func URI(binary string, o Options) *url.URL {
 	q.Set("path", o.Path)
 	q.Set("max-size", strconv.FormatInt(o.MaxSize, 10))
 	q.Set("max-files", strconv.Itoa(o.MaxFiles))
+	if o.FenceFile != "" {
+		q.Set("fence-file", o.FenceFile)
+		q.Set("socket", o.Socket)
+	}
 	return &url.URL{Scheme: "binary", Path: binary, RawQuery: q.Encode()}
 }
 
@@ -52,6 +61,10 @@ func loggerArgs(args []string) (Options, bool) {
 			o.MaxSize, _ = strconv.ParseInt(v, 10, 64)
 		case "max-files":
 			o.MaxFiles, _ = strconv.Atoi(v)
+		case "fence-file":
+			o.FenceFile = v
+		case "socket":
+			o.Socket = v
 		default:
 			return Options{}, false
 		}
