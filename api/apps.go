@@ -123,6 +123,9 @@ const (
 	// LabelControllerRevisionHash is the template revision of a
 	// StatefulSet's pod.
 	LabelControllerRevisionHash = "controller-revision-hash"
+	// AnnotationDraining marks a node that `berth drain` empties: the
+	// controllers move its pods elsewhere, a replacement first.
+	AnnotationDraining = "berth.dev/draining"
 	// LabelFenceLease is a node's fence lease (a duration), which its agent
 	// announces: how long it runs its StatefulSet pods without word from
 	// the leader that it is Ready.

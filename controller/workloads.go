@@ -258,11 +258,8 @@ func (st *state) available(p *api.Pod, minReady int32) bool {
 // replaced elsewhere before they are deleted.
 func (st *state) draining(p *api.Pod) bool {
 	n := st.nodes[p.Spec.NodeName]
-	return n != nil && n.Spec.Unschedulable && n.Metadata.Annotations[AnnotationDraining] == "true"
+	return n != nil && n.Spec.Unschedulable && n.Metadata.Annotations[api.AnnotationDraining] == "true"
 }
-
-// AnnotationDraining marks a node that `berth drain` empties.
-const AnnotationDraining = "berth.dev/draining"
 
 // notReadyFor says how long a node has not been Ready (0 when it is), and
 // whether it is known at all.

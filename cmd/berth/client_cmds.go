@@ -42,6 +42,8 @@ func addClientCommands(root *cobra.Command) {
 		newCordonCmd(),
 		newUncordonCmd(),
 		newDrainCmd(),
+		newRolloutCmd(),
+		newScaleCmd(),
 		newRaftCmd(),
 		newSnapshotCmd(),
 		newVersionCmd(),

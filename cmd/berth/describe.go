@@ -41,7 +41,17 @@ func newDescribeCmd() *cobra.Command {
 			if err != nil {
 				return userError(err)
 			}
-			return describeObject(cmd.OutOrStdout(), obj, time.Now())
+			if err := describeObject(cmd.OutOrStdout(), obj, time.Now()); err != nil {
+				return err
+			}
+			if d, ok := obj.(*api.Deployment); ok {
+				rss, _, err := c.List(ctx, "ReplicaSet", d.Metadata.Namespace)
+				if err != nil {
+					return userError(err)
+				}
+				return deploymentReplicaSets(cmd.OutOrStdout(), d, ownedReplicaSets(d, rss))
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace of a namespaced kind")
@@ -76,6 +86,8 @@ func describeObject(w io.Writer, obj api.Object, now time.Time) error {
 		podFields(tw, o)
 	case *api.Node:
 		nodeFields(tw, o)
+	case *api.Deployment:
+		deploymentFields(tw, o)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -85,6 +97,8 @@ func describeObject(w io.Writer, obj api.Object, now time.Time) error {
 		return podConditions(w, o)
 	case *api.Node:
 		return nodeConditions(w, o)
+	case *api.Deployment:
+		return deploymentSections(w, o)
 	case *api.ConfigMap:
 		describeConfigMap(w, o)
 	case *api.Secret:

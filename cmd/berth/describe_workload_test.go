@@ -69,3 +69,70 @@ func TestPodAndNodeTables(t *testing.T) {
 		t.Fatalf("tables:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+func TestDescribeDeployment(t *testing.T) {
+	d := deployment(3, 2, api.DeploymentStatus{ObservedGeneration: 2, Replicas: 4, UpdatedReplicas: 2, AvailableReplicas: 3, UnavailableReplicas: 1,
+		Conditions: []api.DeploymentCondition{
+			{Type: api.DeploymentAvailable, Status: api.ConditionTrue, Reason: api.ReasonMinimumReplicasAvailable},
+			{Type: api.DeploymentProgressing, Status: api.ConditionTrue, Reason: api.ReasonReplicaSetUpdated},
+		}})
+	d.Metadata.CreationTimestamp = ""
+	d.Spec.Strategy.RollingUpdate = &api.RollingUpdateDeployment{MaxSurge: &api.IntOrString{IntVal: 1}}
+	var out bytes.Buffer
+	if err := describeObject(&out, d, now); err != nil {
+		t.Fatal(err)
+	}
+	old := replicaSet(d, "1", "nginx:1.25", "")
+	old.Spec.Replicas = int32p(2)
+	old.Status.Replicas = 2
+	older := replicaSet(d, "0", "nginx:1.24", "")
+	cur := replicaSet(d, "2", "nginx:1.27", "")
+	cur.Spec.Replicas = int32p(2)
+	cur.Status.Replicas = 2
+	if err := deploymentReplicaSets(&out, d, []*api.ReplicaSet{older, old, cur}); err != nil {
+		t.Fatal(err)
+	}
+	want := "" +
+		"Name:                   web\n" +
+		"Namespace:              default\n" +
+		"Labels:                 <none>\n" +
+		"Annotations:            <none>\n" +
+		"UID:                    u-web\n" +
+		"ResourceVersion:        7\n" +
+		"Created:                \n" +
+		"Selector:               app=web\n" +
+		"Replicas:               3 desired | 2 updated | 4 total | 3 available | 1 unavailable\n" +
+		"StrategyType:           RollingUpdate\n" +
+		"MinReadySeconds:        0\n" +
+		"RollingUpdateStrategy:  25% max unavailable, 1 max surge\n" +
+		"Pod Template:\n" +
+		"  Labels:  app=web\n" +
+		"  Containers:\n" +
+		"   web:\n" +
+		"    Image:        nginx:1.27\n" +
+		"    Port:         <none>\n" +
+		"    Environment:  <none>\n" +
+		"    Mounts:       <none>\n" +
+		"  Volumes:        <none>\n" +
+		"Conditions:\n" +
+		"  Type         Status  Reason\n" +
+		"  ----         ------  ------\n" +
+		"  Available    True    MinimumReplicasAvailable\n" +
+		"  Progressing  True    ReplicaSetUpdated\n" +
+		"OldReplicaSets:  web-h1 (2/2 replicas created)\n" +
+		"NewReplicaSet:   web-h2 (2/2 replicas created)\n"
+	if out.String() != want {
+		t.Fatalf("describe\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestSelectorString(t *testing.T) {
+	s := &api.LabelSelector{MatchLabels: map[string]string{"tier": "front", "app": "web"}, MatchExpressions: []api.LabelSelectorRequirement{
+		{Key: "env", Operator: "In", Values: []string{"a", "b"}}, {Key: "gpu", Operator: "Exists"}, {Key: "spot", Operator: "DoesNotExist"}}}
+	if got, want := selectorString(s), "app=web,tier=front,env in (a,b),gpu,!spot"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if selectorString(nil) != "<none>" || selectorString(&api.LabelSelector{}) != "<none>" {
+		t.Fatal("empty selectors")
+	}
+}

@@ -1,6 +1,6 @@
 // Command berth is Berth's one binary: `berth agent` runs a daemon, and the
-// other verbs (apply, get, delete, describe, watch, raft, snapshot) talk to
-// a cluster through the client package.
+// other verbs (apply, get, delete, describe, watch, rollout, scale, drain,
+// raft, snapshot, ...) talk to a cluster through the client package.
 package main
 
 import (

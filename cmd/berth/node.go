@@ -2,9 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/client"
@@ -12,15 +19,15 @@ import (
 )
 
 func newCordonCmd() *cobra.Command {
-	return newSchedulableCmd("cordon", "Mark a node unschedulable: new pods go elsewhere, running ones stay", true)
+	return newSchedulableCmd("cordon", "Mark a node unschedulable: new pods go elsewhere, running ones stay", cordonNode)
 }
 
 func newUncordonCmd() *cobra.Command {
-	return newSchedulableCmd("uncordon", "Mark a node schedulable again", false)
+	return newSchedulableCmd("uncordon", "Mark a node schedulable again (and no longer draining)", uncordonNode)
 }
 
-// newSchedulableCmd makes cordon (unschedulable true) or uncordon.
-func newSchedulableCmd(verb, short string, unschedulable bool) *cobra.Command {
+// newSchedulableCmd makes cordon or uncordon, whose change is change.
+func newSchedulableCmd(verb, short string, change func(*api.Node) bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   verb + " NODE",
 		Short: short,
@@ -31,91 +38,306 @@ func newSchedulableCmd(verb, short string, unschedulable bool) *cobra.Command {
 				return err
 			}
 			defer done()
-			return setUnschedulable(ctx, c, cmd.OutOrStdout(), args[0], unschedulable)
+			return updateNode(ctx, c, cmd.OutOrStdout(), args[0], verb+"ed", change)
 		},
 	}
+}
+
+// cordonNode sets unschedulable; false when it was set.
+func cordonNode(n *api.Node) bool {
+	changed := !n.Spec.Unschedulable
+	n.Spec.Unschedulable = true
+	return changed
+}
+
+// uncordonNode clears unschedulable and the draining annotation; false
+// when neither was there.
+func uncordonNode(n *api.Node) bool {
+	_, draining := n.Metadata.Annotations[api.AnnotationDraining]
+	changed := n.Spec.Unschedulable || draining
+	n.Spec.Unschedulable = false
+	delete(n.Metadata.Annotations, api.AnnotationDraining)
+	return changed
+}
+
+// drainNode cordons the node and marks it draining; false when it was.
+func drainNode(n *api.Node) bool {
+	changed := !n.Spec.Unschedulable || n.Metadata.Annotations[api.AnnotationDraining] != "true"
+	n.Spec.Unschedulable = true
+	if n.Metadata.Annotations == nil {
+		n.Metadata.Annotations = map[string]string{}
+	}
+	n.Metadata.Annotations[api.AnnotationDraining] = "true"
+	return changed
+}
+
+// updateNode applies change to the node as it is now, retrying when the
+// node changed between the read and the write (its controller rewrites it
+// often), and prints `node/NAME cordoned` or `node/NAME already cordoned`.
+func updateNode(ctx context.Context, c *client.Client, w io.Writer, name, verb string, change func(*api.Node) bool) error {
+	_, changed, err := modify(ctx, c, "Node", "", name, func(obj api.Object) (bool, error) {
+		n, ok := obj.(*api.Node)
+		if !ok {
+			return false, fmt.Errorf("node %q: got a %s", name, kindOf(obj))
+		}
+		return change(n), nil
+	})
+	if err != nil {
+		return err
+	}
+	if !changed {
+		verb = "already " + verb
+	}
+	fmt.Fprintf(w, "node/%s %s\n", name, verb)
+	return nil
+}
+
+// drainOptions are the flags of drain.
+type drainOptions struct {
+	force           bool
+	deleteLocalData bool
+	timeout         time.Duration
 }
 
 func newDrainCmd() *cobra.Command {
-	var force bool
+	var o drainOptions
 	cmd := &cobra.Command{
 		Use:   "drain NODE",
-		Short: "Cordon a node and delete the pods bound to it",
-		Long: "Cordon a node and delete the pods bound to it. A pod that no controller manages\n" +
-			"is gone for good once deleted, so drain refuses unless --force is given.",
+		Short: "Cordon a node and move its pods elsewhere",
+		Long: "Cordon a node and mark it draining: the controllers of its pods start a replacement\n" +
+			"of each elsewhere and delete the pod once the replacement is available. drain waits\n" +
+			"until no pod is left on the node, or --timeout passes.\n\n" +
+			"A pod that no controller manages is gone for good once deleted, so drain refuses\n" +
+			"unless --force is given. A StatefulSet's pod keeps its data in local volumes of the\n" +
+			"node, so drain refuses unless --delete-local-data is given, and then deletes the pod\n" +
+			"and its PersistentVolumeClaims: the StatefulSet starts it again elsewhere, empty.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, c, done, err := connect(cmd)
+			if o.timeout <= 0 {
+				return fmt.Errorf("drain: --timeout must be positive, got %s", o.timeout)
+			}
+			c, closeClient, err := watchClient(cmd)
 			if err != nil {
 				return err
 			}
-			defer done()
-			return drain(ctx, c, cmd.OutOrStdout(), args[0], force)
+			defer closeClient()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return drain(ctx, c, cmd.OutOrStdout(), args[0], o)
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "also delete pods that no controller manages")
+	f := cmd.Flags()
+	f.BoolVar(&o.force, "force", false, "also delete pods that no controller manages")
+	f.BoolVar(&o.deleteLocalData, "delete-local-data", false, "delete StatefulSet pods on the node and their PersistentVolumeClaims (their data is lost)")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the pods to leave the node")
 	return cmd
 }
 
-// setUnschedulable sets a node's spec.unschedulable, retrying when the node
-// changed between the read and the write.
-func setUnschedulable(ctx context.Context, c *client.Client, w io.Writer, name string, on bool) error {
-	verb := map[bool]string{true: "cordoned", false: "uncordoned"}[on]
-	for {
-		obj, err := c.Get(ctx, "Node", "", name)
-		if err != nil {
-			return userError(err)
-		}
-		n := obj.(*api.Node)
-		if n.Spec.Unschedulable == on {
-			fmt.Fprintf(w, "node/%s already %s\n", name, verb)
-			return nil
-		}
-		n.Spec.Unschedulable = on
-		_, err = c.Update(ctx, n)
-		if client.IsConflict(err) {
-			continue
-		}
-		if err != nil {
-			return userError(err)
-		}
-		fmt.Fprintf(w, "node/%s %s\n", name, verb)
-		return nil
-	}
+// drainPlan sorts the pods on a node that have not terminated.
+type drainPlan struct {
+	unmanaged []*api.Pod // no controller: lost once deleted
+	stateful  []*api.Pod // a StatefulSet's: its volumes are local to the node
+	managed   []*api.Pod // moved by their controllers
 }
 
-func drain(ctx context.Context, c *client.Client, w io.Writer, name string, force bool) error {
-	if err := setUnschedulable(ctx, c, w, name, true); err != nil {
-		return err
+// planDrain sorts the pods of objs bound to node.
+func planDrain(objs []api.Object, node string) drainPlan {
+	var p drainPlan
+	for _, obj := range objs {
+		pod, ok := obj.(*api.Pod)
+		if !ok || pod.Spec.NodeName != node || pod.Terminated() {
+			continue
+		}
+		switch ref := api.ControllerOf(&pod.Metadata); {
+		case ref == nil:
+			p.unmanaged = append(p.unmanaged, pod)
+		case ref.Kind == "StatefulSet":
+			p.stateful = append(p.stateful, pod)
+		default:
+			p.managed = append(p.managed, pod)
+		}
 	}
-	objs, _, err := c.List(ctx, "Pod", "")
+	return p
+}
+
+// check refuses a drain that would lose pods or data the flags do not
+// allow to lose.
+func (p drainPlan) check(node string, force, deleteLocalData bool) error {
+	if len(p.unmanaged) > 0 && !force {
+		return fmt.Errorf("cannot drain node %q: %d pod(s) are not managed by a controller and would be lost: %s (use --force to delete them)",
+			node, len(p.unmanaged), podNames(p.unmanaged))
+	}
+	if len(p.stateful) > 0 && !deleteLocalData {
+		return fmt.Errorf("cannot drain node %q: %d StatefulSet pod(s) keep their data in local volumes of the node: %s (use --delete-local-data to delete them and their PersistentVolumeClaims)",
+			node, len(p.stateful), podNames(p.stateful))
+	}
+	return nil
+}
+
+// podNames lists pods as ns/name, ns/name.
+func podNames(pods []*api.Pod) string {
+	names := make([]string, len(pods))
+	for i, p := range pods {
+		names[i] = p.Metadata.Namespace + "/" + p.Metadata.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// claimRefs are the PersistentVolumeClaims a StatefulSet made for pod,
+// those of its volumes named CLAIMTEMPLATE-POD.
+func claimRefs(pod *api.Pod) []client.Ref {
+	var refs []client.Ref
+	for _, v := range pod.Spec.Volumes {
+		if pvc := v.PersistentVolumeClaim; pvc != nil && strings.HasSuffix(pvc.ClaimName, "-"+pod.Metadata.Name) {
+			refs = append(refs, client.Ref{Kind: "PersistentVolumeClaim", Namespace: pod.Metadata.Namespace, Name: pvc.ClaimName})
+		}
+	}
+	return refs
+}
+
+// drain cordons the node and marks it draining, deletes the pods the
+// flags allow it to, and waits for the others to leave.
+func drain(ctx context.Context, c *client.Client, w io.Writer, node string, o drainOptions) error {
+	if _, err := c.Get(ctx, "Node", "", node); err != nil {
+		return userError(err)
+	}
+	pods, _, err := c.List(ctx, "Pod", "")
 	if err != nil {
 		return userError(err)
 	}
-	var refs []client.Ref
-	var names []string
-	for _, obj := range objs {
-		p := obj.(*api.Pod)
-		if p.Spec.NodeName != name || p.Terminated() {
-			continue
-		}
-		refs = append(refs, client.Ref{Kind: "Pod", Namespace: p.Metadata.Namespace, Name: p.Metadata.Name})
-		names = append(names, p.Metadata.Namespace+"/"+p.Metadata.Name)
+	plan := planDrain(pods, node)
+	if err := plan.check(node, o.force, o.deleteLocalData); err != nil {
+		return err
 	}
-	if len(refs) == 0 {
-		fmt.Fprintf(w, "node/%s drained\n", name)
-		return nil
+	if err := updateNode(ctx, c, w, node, "cordoned", drainNode); err != nil {
+		return err
 	}
-	if !force {
-		return fmt.Errorf("cannot drain node %q: %d pod(s) are not managed by a controller and would be lost: %s (use --force to delete them)",
-			name, len(refs), strings.Join(names, ", "))
+	var groups [][]client.Ref
+	for _, p := range plan.unmanaged {
+		groups = append(groups, []client.Ref{{Kind: "Pod", Namespace: p.Metadata.Namespace, Name: p.Metadata.Name}})
 	}
-	for i, ref := range refs {
-		if _, err := c.Delete(ctx, ref); err != nil && !client.IsNotFound(err) {
+	for _, p := range plan.stateful {
+		pod := client.Ref{Kind: "Pod", Namespace: p.Metadata.Namespace, Name: p.Metadata.Name}
+		groups = append(groups, append([]client.Ref{pod}, claimRefs(p)...))
+	}
+	for _, refs := range groups {
+		res, err := deleteExisting(ctx, c, refs)
+		if err != nil {
 			return userError(err)
 		}
-		fmt.Fprintf(w, "pod/%s deleted\n", names[i])
+		for _, r := range res {
+			if r.Object != nil {
+				md := r.Object.GetObjectMeta()
+				fmt.Fprintf(w, "%s/%s/%s deleted\n", strings.ToLower(kindOf(r.Object)), md.Namespace, md.Name)
+			}
+		}
 	}
-	fmt.Fprintf(w, "node/%s drained\n", name)
-	return nil
+	return waitDrained(ctx, c, w, node, o.timeout)
+}
+
+// waitDrained waits until no pod that has not terminated is bound to node,
+// printing `evicting pod ns/name` as each goes, or until timeout passes.
+func waitDrained(ctx context.Context, c *client.Client, w io.Writer, node string, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := &drainTracker{w: w, node: node}
+	for {
+		pods, rev, err := c.List(wctx, "Pod", "")
+		if err != nil {
+			return t.ended(wctx, timeout, userError(err))
+		}
+		if t.reset(pods) {
+			return nil
+		}
+		lctx, stop := context.WithCancel(wctx)
+		err = t.follow(lctx, c.Watch(lctx, "Pod", "", rev))
+		stop()
+		if !errors.Is(err, errRelist) {
+			return t.ended(wctx, timeout, err)
+		}
+	}
+}
+
+// drainTracker follows the pods left on a draining node.
+type drainTracker struct {
+	w     io.Writer
+	node  string
+	left  map[string]bool // ns/name of the pods still on the node
+	ready bool            // left has been listed once
+}
+
+// reset takes the pods on the node from a new list; true when none is.
+func (t *drainTracker) reset(objs []api.Object) bool {
+	now := map[string]bool{}
+	for _, obj := range objs {
+		if p, ok := obj.(*api.Pod); ok && t.onNode(p) {
+			now[p.Metadata.Namespace+"/"+p.Metadata.Name] = true
+		}
+	}
+	if t.ready {
+		for _, k := range slices.Sorted(maps.Keys(t.left)) {
+			if !now[k] {
+				fmt.Fprintf(t.w, "evicting pod %s\n", k)
+			}
+		}
+	}
+	t.left, t.ready = now, true
+	return t.done()
+}
+
+func (t *drainTracker) onNode(p *api.Pod) bool {
+	return p.Spec.NodeName == t.node && !p.Terminated()
+}
+
+// done prints `node/NAME drained` and returns true once no pod is left.
+func (t *drainTracker) done() bool {
+	if len(t.left) > 0 {
+		return false
+	}
+	fmt.Fprintf(t.w, "node/%s drained\n", t.node)
+	return true
+}
+
+// follow applies pod events until the node is empty (nil), the watch
+// must start over (errRelist), or it ends (ctx's error).
+func (t *drainTracker) follow(ctx context.Context, events <-chan client.Event) error {
+	for ev := range events {
+		if ev.Err != nil {
+			if client.IsCompacted(ev.Err) {
+				return errRelist
+			}
+			return userError(ev.Err)
+		}
+		p, ok := ev.Object.(*api.Pod)
+		if !ok {
+			continue
+		}
+		k := p.Metadata.Namespace + "/" + p.Metadata.Name
+		switch on := ev.Type != "DELETED" && t.onNode(p); {
+		case on:
+			t.left[k] = true
+		case t.left[k]:
+			delete(t.left, k)
+			fmt.Fprintf(t.w, "evicting pod %s\n", k)
+			if t.done() {
+				return nil
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// ended words the end of a wait: the timeout names the pods still there.
+func (t *drainTracker) ended(ctx context.Context, timeout time.Duration, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		names := slices.Sorted(maps.Keys(t.left))
+		return fmt.Errorf("drain node %q: timed out after %s with %d pod(s) still on it: %s", t.node, timeout, len(names), strings.Join(names, ", "))
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("drain node %q: interrupted with %d pod(s) still on it", t.node, len(t.left))
+	}
+	return err
 }

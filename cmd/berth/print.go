@@ -47,9 +47,15 @@ func resourceTypes() string {
 	return strings.Join(names, ", ")
 }
 
-// resolveKind resolves a resource name typed by the user.
+// resolveKind resolves a resource name typed by the user. The name may be
+// qualified by the kind's API group, as -o name prints it
+// ("deployment.apps", "hpa.autoscaling").
 func resolveKind(name string) (api.KindInfo, error) {
 	info, ok := api.ResolveResource(name)
+	if base, group, found := strings.Cut(name, "."); !ok && found {
+		info, ok = api.ResolveResource(base)
+		ok = ok && strings.HasPrefix(info.APIVersion, strings.ToLower(group)+"/")
+	}
 	if !ok {
 		return api.KindInfo{}, fmt.Errorf("unknown resource type %q (one of: %s)", name, resourceTypes())
 	}
@@ -72,13 +78,36 @@ func kindOf(obj api.Object) string {
 		return "Pod"
 	case *api.Node:
 		return "Node"
+	case *api.Deployment:
+		return "Deployment"
+	case *api.ReplicaSet:
+		return "ReplicaSet"
+	case *api.StatefulSet:
+		return "StatefulSet"
+	case *api.PersistentVolumeClaim:
+		return "PersistentVolumeClaim"
+	case *api.HorizontalPodAutoscaler:
+		return "HorizontalPodAutoscaler"
 	}
 	return "object"
 }
 
-// objectName names obj as `configmap/web`, as kubectl's -o name does.
+// objectName names obj as kubectl's -o name does: `configmap/web`, and
+// with the API group for the kinds of one, `deployment.apps/web`.
 func objectName(obj api.Object) string {
-	return strings.ToLower(kindOf(obj)) + "/" + obj.GetObjectMeta().Name
+	return resourceName(kindOf(obj)) + "/" + obj.GetObjectMeta().Name
+}
+
+// resourceName is a kind's lower-case name qualified by its API group, if
+// it has one: "configmap", "deployment.apps".
+func resourceName(kind string) string {
+	name := strings.ToLower(kind)
+	if info, ok := api.LookupKind(kind); ok {
+		if group, _, found := strings.Cut(info.APIVersion, "/"); found {
+			name += "." + group
+		}
+	}
+	return name
 }
 
 // humanAge formats how long ago an object was created, as kubectl's AGE
@@ -153,20 +182,7 @@ func printTableWith(w io.Writer, info api.KindInfo, objs []api.Object, withNames
 	if withNamespace {
 		header = append(header, "NAMESPACE")
 	}
-	switch info.Kind {
-	case "Namespace":
-		header = append(header, "NAME", "STATUS", "AGE")
-	case "ConfigMap":
-		header = append(header, "NAME", "DATA", "AGE")
-	case "Secret":
-		header = append(header, "NAME", "TYPE", "DATA", "AGE")
-	case "Pod":
-		header = append(header, "NAME", "STATUS", "NODE", "AGE")
-	case "Node":
-		header = append(header, "NAME", "STATUS", "ROLES", "ADDRESS", "CPU", "MEMORY", "GPUS", "AGE")
-	default:
-		header = append(header, "NAME", "AGE")
-	}
+	header = append(header, tableHeader(info.Kind)...)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, obj := range objs {
 		md := obj.GetObjectMeta()
@@ -175,30 +191,63 @@ func printTableWith(w io.Writer, info api.KindInfo, objs []api.Object, withNames
 			row = append(row, md.Namespace)
 		}
 		row = append(row, md.Name)
-		switch o := obj.(type) {
-		case *api.Namespace:
-			row = append(row, namespacePhase(o))
-		case *api.ConfigMap:
-			row = append(row, fmt.Sprint(len(o.Data)+len(o.BinaryData)))
-		case *api.Secret:
-			row = append(row, o.Type, fmt.Sprint(len(o.Data)))
-		case *api.Pod:
-			row = append(row, psStatus(o), orNone(o.Spec.NodeName))
-		case *api.Node:
-			a := o.Allocatable()
-			cpu, mem, gpu := milliString(a.MilliCPU), memString(a.Memory), fmt.Sprint(a.GPU)
-			if allocated != nil {
-				u := allocated[o.Metadata.Name]
-				cpu = milliString(u.MilliCPU) + "/" + cpu
-				mem = memString(u.Memory) + "/" + mem
-				gpu = fmt.Sprint(u.GPU) + "/" + gpu
-			}
-			row = append(row, nodeStatus(o), nodeRoles(o), nodeAddress(o), cpu, mem, gpu)
-		}
+		row = append(row, tableColumns(obj, allocated)...)
 		row = append(row, humanAge(md.CreationTimestamp, now))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
+}
+
+// tableHeader is the header of a kind's table, NAME to AGE.
+func tableHeader(kind string) []string {
+	switch kind {
+	case "Namespace":
+		return []string{"NAME", "STATUS", "AGE"}
+	case "ConfigMap":
+		return []string{"NAME", "DATA", "AGE"}
+	case "Secret":
+		return []string{"NAME", "TYPE", "DATA", "AGE"}
+	case "Pod":
+		return []string{"NAME", "STATUS", "NODE", "AGE"}
+	case "Node":
+		return []string{"NAME", "STATUS", "ROLES", "ADDRESS", "CPU", "MEMORY", "GPUS", "AGE"}
+	case "Deployment":
+		return []string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}
+	case "ReplicaSet":
+		return []string{"NAME", "DESIRED", "CURRENT", "READY", "AGE"}
+	case "StatefulSet":
+		return []string{"NAME", "READY", "AGE"}
+	case "PersistentVolumeClaim":
+		return []string{"NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "NODE", "AGE"}
+	case "HorizontalPodAutoscaler":
+		return []string{"NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"}
+	}
+	return []string{"NAME", "AGE"}
+}
+
+// tableColumns are the columns of obj between NAME and AGE.
+func tableColumns(obj api.Object, allocated map[string]api.Resources) []string {
+	switch o := obj.(type) {
+	case *api.Namespace:
+		return []string{namespacePhase(o)}
+	case *api.ConfigMap:
+		return []string{fmt.Sprint(len(o.Data) + len(o.BinaryData))}
+	case *api.Secret:
+		return []string{o.Type, fmt.Sprint(len(o.Data))}
+	case *api.Pod:
+		return []string{psStatus(o), orNone(o.Spec.NodeName)}
+	case *api.Node:
+		a := o.Allocatable()
+		cpu, mem, gpu := milliString(a.MilliCPU), memString(a.Memory), fmt.Sprint(a.GPU)
+		if allocated != nil {
+			u := allocated[o.Metadata.Name]
+			cpu = milliString(u.MilliCPU) + "/" + cpu
+			mem = memString(u.Memory) + "/" + mem
+			gpu = fmt.Sprint(u.GPU) + "/" + gpu
+		}
+		return []string{nodeStatus(o), nodeRoles(o), nodeAddress(o), cpu, mem, gpu}
+	}
+	return appsColumns(obj)
 }
 
 // namespacePhase is a namespace's status.phase; a namespace whose phase
@@ -349,4 +398,97 @@ func milliString(m int64) string {
 		return fmt.Sprint(m / 1000)
 	}
 	return fmt.Sprintf("%dm", m)
+}
+
+// appsColumns are the columns of the workload kinds, kubectl's: READY is
+// ready/desired.
+func appsColumns(obj api.Object) []string {
+	switch o := obj.(type) {
+	case *api.Deployment:
+		s := o.Status
+		return []string{fmt.Sprintf("%d/%d", s.ReadyReplicas, api.Int32Value(o.Spec.Replicas, 1)),
+			fmt.Sprint(s.UpdatedReplicas), fmt.Sprint(s.AvailableReplicas)}
+	case *api.ReplicaSet:
+		return []string{fmt.Sprint(api.Int32Value(o.Spec.Replicas, 1)), fmt.Sprint(o.Status.Replicas), fmt.Sprint(o.Status.ReadyReplicas)}
+	case *api.StatefulSet:
+		return []string{fmt.Sprintf("%d/%d", o.Status.ReadyReplicas, api.Int32Value(o.Spec.Replicas, 1))}
+	case *api.PersistentVolumeClaim:
+		return claimColumns(o)
+	case *api.HorizontalPodAutoscaler:
+		ref := o.Spec.ScaleTargetRef
+		return []string{ref.Kind + "/" + ref.Name, hpaTargets(o), fmt.Sprint(api.Int32Value(o.Spec.MinReplicas, 1)),
+			fmt.Sprint(o.Spec.MaxReplicas), fmt.Sprint(o.Status.CurrentReplicas)}
+	}
+	return nil
+}
+
+// claimColumns are a claim's STATUS, VOLUME, CAPACITY, ACCESS MODES,
+// STORAGECLASS and NODE. A bound claim's volume is the node's local volume
+// of the claim's name, of the size it asked for.
+func claimColumns(c *api.PersistentVolumeClaim) []string {
+	phase := c.Status.Phase
+	if phase == "" {
+		phase = api.ClaimPending
+	}
+	var volume, capacity, modes string
+	if phase == api.ClaimBound {
+		volume = c.Metadata.Name
+		capacity = string(c.Spec.Resources.Requests["storage"])
+		m := c.Status.AccessModes
+		if len(m) == 0 {
+			m = c.Spec.AccessModes
+		}
+		modes = accessModes(m)
+	}
+	class := "<unset>"
+	if c.Spec.StorageClassName != nil {
+		class = *c.Spec.StorageClassName
+	}
+	return []string{phase, volume, capacity, modes, class, orNone(c.Metadata.Annotations[api.AnnotationSelectedNode])}
+}
+
+// accessModes abbreviates access modes as kubectl does: RWO,ROX.
+func accessModes(modes []string) string {
+	short := map[string]string{"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+	var out []string
+	for _, m := range modes {
+		if s, ok := short[m]; ok {
+			m = s
+		}
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// hpaTargets is the TARGETS column of an autoscaler: "cpu: 42%/80%" for
+// each metric, "<unknown>" for a value not measured yet. Without metrics
+// the autoscaler follows cpu at 80%.
+func hpaTargets(h *api.HorizontalPodAutoscaler) string {
+	specs := h.Spec.Metrics
+	if len(specs) == 0 {
+		eighty := int32(80)
+		specs = []api.MetricSpec{{Type: api.MetricResource, Resource: &api.ResourceMetricSource{
+			Name: "cpu", Target: api.MetricTarget{Type: api.TargetUtilization, AverageUtilization: &eighty}}}}
+	}
+	var parts []string
+	for _, m := range specs {
+		if m.Type != api.MetricResource || m.Resource == nil {
+			parts = append(parts, "<unknown>/<unknown>")
+			continue
+		}
+		target := "<unknown>"
+		if u := m.Resource.Target.AverageUtilization; u != nil {
+			target = fmt.Sprintf("%d%%", *u)
+		}
+		current := "<unknown>"
+		for _, s := range h.Status.CurrentMetrics {
+			if s.Resource != nil && s.Resource.Name == m.Resource.Name && s.Resource.Current.AverageUtilization != nil {
+				current = fmt.Sprintf("%d%%", *s.Resource.Current.AverageUtilization)
+			}
+		}
+		parts = append(parts, m.Resource.Name+": "+current+"/"+target)
+	}
+	return strings.Join(parts, ", ")
 }

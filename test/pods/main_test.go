@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/internal/testcluster"
 	"github.com/berth-dev/berth/internal/testcontainerd"
 	"github.com/berth-dev/berth/internal/testimage"
+	"github.com/berth-dev/berth/internal/testpods"
 )
 
 // containerd is the socket of this test binary's containerd, set by
@@ -46,43 +46,7 @@ func mustBerth(t testing.TB, addr string, args ...string) string {
 func startCluster(t testing.TB, servers, workers int, args ...string) *testcluster.Cluster {
 	t.Helper()
 	containerd = testcontainerd.Start(t)
-	c := testcluster.Start(t, testcluster.Options{Servers: servers, Containerd: containerd, Args: args})
-	for range workers {
-		c.AddWorker(t, args...)
-	}
-	cl := c.Client(t)
-	eventually(t, 30*time.Second, func() error {
-		nodes, _, err := cl.List(context.Background(), "Node", "")
-		if err != nil {
-			return err
-		}
-		ready := 0
-		for _, o := range nodes {
-			n := o.(*api.Node)
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == api.NodeReady && cond.Status == api.ConditionTrue && n.Spec.PodCIDR != "" {
-					ready++
-				}
-			}
-		}
-		if ready != servers+workers {
-			return fmt.Errorf("%d of %d nodes ready with a pod subnet", ready, servers+workers)
-		}
-		return nil
-	})
-	archive := writeArchive(t)
-	// The nodes' runtimes come up after their subnets; load once all are.
-	eventually(t, 30*time.Second, func() error {
-		out, errs, code := berth(t, c.Nodes[0].APIAddr(), "image", "load", archive)
-		if code != 0 {
-			return fmt.Errorf("image load: %s%s", out, errs)
-		}
-		if n := strings.Count(out, testimage.Ref); n != servers+workers {
-			return fmt.Errorf("image loaded on %d nodes:\n%s", n, out)
-		}
-		return nil
-	})
-	return c
+	return testpods.Start(t, servers, workers, args)
 }
 
 // eventually retries f until it returns nil or the time is up.
@@ -150,19 +114,7 @@ func otherAgent(c *testcluster.Cluster, node string) *testcluster.Node {
 }
 
 // writeArchive writes the test image's archive to a temporary file.
-func writeArchive(t testing.TB) string {
-	t.Helper()
-	archive := filepath.Join(t.TempDir(), "image.tar")
-	f, err := os.Create(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := testimage.Write(f, testimage.Ref); err != nil {
-		t.Fatal(err)
-	}
-	return archive
-}
+func writeArchive(t testing.TB) string { return testpods.WriteImage(t, testimage.Ref) }
 
 func openArchive(t testing.TB, path string) io.Reader {
 	t.Helper()
