@@ -84,6 +84,7 @@ type Agent struct {
 	sched *controller.Scheduler
 	nodes *controller.Nodes
 	wl    *controller.Workloads
+	hpa   *controller.Autoscaler
 	pool  *gossip.Pool
 	// kubelet runs this node's pods; nil without containerd.
 	kubelet *kubelet
@@ -196,8 +197,9 @@ func (a *Agent) startServer(raftAddr string) error {
 		FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now,
 		NodeDownGrace: cfg.NodeDownGrace, FenceLease: cfg.Node.FenceLease,
 	})
+	a.hpa = controller.NewAutoscaler(controller.AutoscalerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now, Metrics: a})
 	node.OnLeader(a.leaderTasks)
-	for _, loop := range []func(context.Context){a.sched.Run, a.nodes.Run, a.wl.Run} {
+	for _, loop := range []func(context.Context){a.sched.Run, a.nodes.Run, a.wl.Run, a.hpa.Run} {
 		node.OnLeader(func(ctx context.Context) {
 			a.leading.Add(1)
 			go func() {

@@ -167,6 +167,7 @@ func (k *kubelet) run(ctx context.Context) {
 	go func() { defer k.wg.Done(); k.reportLoop(ctx) }()
 	go func() { defer k.wg.Done(); k.routesLoop(ctx) }()
 	go func() { defer k.wg.Done(); k.relistLoop(ctx) }()
+	k.wg.Go(func() { k.statsLoop(ctx) }) // pod metrics (metrics.go)
 	k.podsLoop(ctx)
 }
 

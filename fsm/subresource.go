@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+
+	"github.com/berth-dev/berth/api"
 
 	memdb "github.com/hashicorp/go-memdb"
 )
@@ -122,7 +125,34 @@ func statusWrite(op *Op, cur *Record) (*Op, error) {
 	if next.Body, err = withStatus(op.Body, st); err != nil {
 		return nil, err
 	}
+	next.Meta = keepControllerAnnotations(op.Meta, &cur.Meta)
 	return &next, nil
+}
+
+// controllerAnnotations are written by the controllers on objects that
+// users write too (the revision of a Deployment): a user's write that
+// leaves one out keeps it, so applying the same manifest again changes
+// nothing.
+var controllerAnnotations = []string{"deployment.kubernetes.io/revision"}
+
+func keepControllerAnnotations(m, cur *api.ObjectMeta) *api.ObjectMeta {
+	out := m
+	for _, k := range controllerAnnotations {
+		v, ok := cur.Annotations[k]
+		if _, set := m.Annotations[k]; !ok || set {
+			continue
+		}
+		if out == m {
+			cp := *m
+			cp.Annotations = maps.Clone(m.Annotations)
+			if cp.Annotations == nil {
+				cp.Annotations = map[string]string{}
+			}
+			out = &cp
+		}
+		out.Annotations[k] = v
+	}
+	return out
 }
 
 // ownerKinds own objects of ownedKinds through metadata.ownerReferences.

@@ -44,5 +44,6 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newAgentCmd(), newKeygenCmd(), newInventoryCmd())
 	addClientCommands(root)
+	root.AddCommand(newTopCmd())
 	return root
 }

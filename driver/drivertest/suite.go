@@ -50,6 +50,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) driver.Runtime, image strin
 		{"Logs", testLogs},
 		{"EnvWorkingDirMounts", testEnvMounts},
 		{"Limits", testLimits},
+		{"StatsGrowWithLoad", testStats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -506,5 +507,62 @@ cat /sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.lim
 	}
 	if st.CPUNanos == 0 || st.MemoryBytes == 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// testStats: a busy loop's CPU time grows as the wall clock does (up to
+// its quota), an idle container's hardly; memory is in use; a container
+// that does not run has no stats.
+func testStats(t *testing.T, s *suite) {
+	busy := s.spec(t, `while :; do :; done`)
+	busy.CPUMilli = 500
+	busyID := s.run(t, busy)
+	idleID := s.run(t, s.spec(t, idle))
+	ctx := ctxFor(t)
+	first, err := s.rt.Stats(ctx, busyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle0, err := s.rt.Stats(ctx, idleID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	// Half a core for a second is 500 ms of CPU; ask for a fifth of it.
+	var last driver.Stats
+	for {
+		time.Sleep(100 * time.Millisecond)
+		if last, err = s.rt.Stats(ctx, busyID); err != nil {
+			t.Fatal(err)
+		}
+		if last.CPUNanos-first.CPUNanos >= uint64(100*time.Millisecond) && time.Since(start) >= time.Second {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("a busy loop used %v of CPU in %v", time.Duration(last.CPUNanos-first.CPUNanos), time.Since(start))
+		}
+	}
+	elapsed := time.Since(start)
+	if used := time.Duration(last.CPUNanos - first.CPUNanos); used > elapsed*3/4+50*time.Millisecond {
+		t.Errorf("a busy loop with half a core used %v of CPU in %v", used, elapsed)
+	}
+	if last.MemoryBytes == 0 {
+		t.Errorf("busy loop stats %+v: no memory in use", last)
+	}
+	idle1, err := s.rt.Stats(ctx, idleID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := time.Duration(idle1.CPUNanos - idle0.CPUNanos); used > elapsed/4 {
+		t.Errorf("an idle container used %v of CPU in %v", used, elapsed)
+	}
+
+	done := s.run(t, s.spec(t, "exit 0"))
+	s.waitExited(t, done, 10*time.Second)
+	if _, err := s.rt.Stats(ctx, done); err == nil {
+		t.Error("stats of an exited container: no error")
+	}
+	if _, err := s.rt.Stats(ctx, "no-such-container"); !errors.Is(err, driver.ErrNotFound) {
+		t.Errorf("stats of a missing container: %v, want ErrNotFound", err)
 	}
 }

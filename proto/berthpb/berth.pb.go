@@ -828,6 +828,261 @@ func (x *ImageListResponse) GetNodes() []*NodeImages {
 	return nil
 }
 
+type PodMetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"` // empty: every live node
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodMetricsRequest) Reset() {
+	*x = PodMetricsRequest{}
+	mi := &file_proto_berth_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodMetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodMetricsRequest) ProtoMessage() {}
+
+func (x *PodMetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodMetricsRequest.ProtoReflect.Descriptor instead.
+func (*PodMetricsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PodMetricsRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+// PodMetric is one pod's use of resources, measured on its node.
+type PodMetric struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Uid       string                 `protobuf:"bytes,3,opt,name=uid,proto3" json:"uid,omitempty"`
+	// CPU in thousandths of a core, averaged over the window.
+	CpuMilli int64 `protobuf:"varint,4,opt,name=cpu_milli,json=cpuMilli,proto3" json:"cpu_milli,omitempty"`
+	// Memory in use (the working set) at the end of the window.
+	MemoryBytes int64 `protobuf:"varint,5,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	// The average utilization of the pod's GPUs, in percent; absent when it
+	// has none or they cannot be read.
+	GpuPercent *int32 `protobuf:"varint,6,opt,name=gpu_percent,json=gpuPercent,proto3,oneof" json:"gpu_percent,omitempty"`
+	// The window the CPU is averaged over, in milliseconds, and its end
+	// (RFC 3339, the node's clock).
+	WindowMillis  int64  `protobuf:"varint,7,opt,name=window_millis,json=windowMillis,proto3" json:"window_millis,omitempty"`
+	Timestamp     string `protobuf:"bytes,8,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodMetric) Reset() {
+	*x = PodMetric{}
+	mi := &file_proto_berth_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodMetric) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodMetric) ProtoMessage() {}
+
+func (x *PodMetric) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodMetric.ProtoReflect.Descriptor instead.
+func (*PodMetric) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PodMetric) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *PodMetric) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PodMetric) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *PodMetric) GetCpuMilli() int64 {
+	if x != nil {
+		return x.CpuMilli
+	}
+	return 0
+}
+
+func (x *PodMetric) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *PodMetric) GetGpuPercent() int32 {
+	if x != nil && x.GpuPercent != nil {
+		return *x.GpuPercent
+	}
+	return 0
+}
+
+func (x *PodMetric) GetWindowMillis() int64 {
+	if x != nil {
+		return x.WindowMillis
+	}
+	return 0
+}
+
+func (x *PodMetric) GetTimestamp() string {
+	if x != nil {
+		return x.Timestamp
+	}
+	return ""
+}
+
+type NodePodMetrics struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Pods          []*PodMetric           `protobuf:"bytes,2,rep,name=pods,proto3" json:"pods,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"` // why this node failed; the others are still listed
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodePodMetrics) Reset() {
+	*x = NodePodMetrics{}
+	mi := &file_proto_berth_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodePodMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodePodMetrics) ProtoMessage() {}
+
+func (x *NodePodMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodePodMetrics.ProtoReflect.Descriptor instead.
+func (*NodePodMetrics) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *NodePodMetrics) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NodePodMetrics) GetPods() []*PodMetric {
+	if x != nil {
+		return x.Pods
+	}
+	return nil
+}
+
+func (x *NodePodMetrics) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type PodMetricsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*NodePodMetrics      `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodMetricsResponse) Reset() {
+	*x = PodMetricsResponse{}
+	mi := &file_proto_berth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodMetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodMetricsResponse) ProtoMessage() {}
+
+func (x *PodMetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodMetricsResponse.ProtoReflect.Descriptor instead.
+func (*PodMetricsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PodMetricsResponse) GetNodes() []*NodePodMetrics {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
 type ReportPodsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -839,7 +1094,7 @@ type ReportPodsRequest struct {
 
 func (x *ReportPodsRequest) Reset() {
 	*x = ReportPodsRequest{}
-	mi := &file_proto_berth_proto_msgTypes[14]
+	mi := &file_proto_berth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1106,7 @@ func (x *ReportPodsRequest) String() string {
 func (*ReportPodsRequest) ProtoMessage() {}
 
 func (x *ReportPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[14]
+	mi := &file_proto_berth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1119,7 @@ func (x *ReportPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodsRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{14}
+	return file_proto_berth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReportPodsRequest) GetNode() string {
@@ -891,7 +1146,7 @@ type ReportPodsResponse struct {
 
 func (x *ReportPodsResponse) Reset() {
 	*x = ReportPodsResponse{}
-	mi := &file_proto_berth_proto_msgTypes[15]
+	mi := &file_proto_berth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1158,7 @@ func (x *ReportPodsResponse) String() string {
 func (*ReportPodsResponse) ProtoMessage() {}
 
 func (x *ReportPodsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[15]
+	mi := &file_proto_berth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1171,7 @@ func (x *ReportPodsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodsResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{15}
+	return file_proto_berth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReportPodsResponse) GetRejected() []string {
@@ -938,7 +1193,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_proto_berth_proto_msgTypes[16]
+	mi := &file_proto_berth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1205,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[16]
+	mi := &file_proto_berth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1218,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{16}
+	return file_proto_berth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WriteRequest) GetRequestId() string {
@@ -993,7 +1248,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_proto_berth_proto_msgTypes[17]
+	mi := &file_proto_berth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1260,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[17]
+	mi := &file_proto_berth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1273,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{17}
+	return file_proto_berth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ObjectRef) GetKind() string {
@@ -1059,7 +1314,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_proto_berth_proto_msgTypes[18]
+	mi := &file_proto_berth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1326,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[18]
+	mi := &file_proto_berth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1339,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{18}
+	return file_proto_berth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteRequest) GetRequestId() string {
@@ -1112,7 +1367,7 @@ type WriteResult struct {
 
 func (x *WriteResult) Reset() {
 	*x = WriteResult{}
-	mi := &file_proto_berth_proto_msgTypes[19]
+	mi := &file_proto_berth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1379,7 @@ func (x *WriteResult) String() string {
 func (*WriteResult) ProtoMessage() {}
 
 func (x *WriteResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[19]
+	mi := &file_proto_berth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1392,7 @@ func (x *WriteResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResult.ProtoReflect.Descriptor instead.
 func (*WriteResult) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{19}
+	return file_proto_berth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WriteResult) GetAction() string {
@@ -1165,7 +1420,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_proto_berth_proto_msgTypes[20]
+	mi := &file_proto_berth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1432,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[20]
+	mi := &file_proto_berth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1445,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{20}
+	return file_proto_berth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WriteResponse) GetRevision() uint64 {
@@ -1217,7 +1472,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_proto_berth_proto_msgTypes[21]
+	mi := &file_proto_berth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1484,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[21]
+	mi := &file_proto_berth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1497,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{21}
+	return file_proto_berth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetRequest) GetRef() *ObjectRef {
@@ -1269,7 +1524,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_proto_berth_proto_msgTypes[22]
+	mi := &file_proto_berth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1536,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[22]
+	mi := &file_proto_berth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1549,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{22}
+	return file_proto_berth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetResponse) GetObject() []byte {
@@ -1324,7 +1579,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_proto_berth_proto_msgTypes[23]
+	mi := &file_proto_berth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1591,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[23]
+	mi := &file_proto_berth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1604,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{23}
+	return file_proto_berth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -1391,7 +1646,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_proto_berth_proto_msgTypes[24]
+	mi := &file_proto_berth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +1658,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[24]
+	mi := &file_proto_berth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +1671,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{24}
+	return file_proto_berth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListResponse) GetObjects() [][]byte {
@@ -1447,7 +1702,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_proto_berth_proto_msgTypes[25]
+	mi := &file_proto_berth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1714,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[25]
+	mi := &file_proto_berth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1727,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{25}
+	return file_proto_berth_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -1516,7 +1771,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_proto_berth_proto_msgTypes[26]
+	mi := &file_proto_berth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1783,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[26]
+	mi := &file_proto_berth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1796,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{26}
+	return file_proto_berth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -1586,7 +1841,7 @@ type ServerInfo struct {
 
 func (x *ServerInfo) Reset() {
 	*x = ServerInfo{}
-	mi := &file_proto_berth_proto_msgTypes[27]
+	mi := &file_proto_berth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1853,7 @@ func (x *ServerInfo) String() string {
 func (*ServerInfo) ProtoMessage() {}
 
 func (x *ServerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[27]
+	mi := &file_proto_berth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1866,7 @@ func (x *ServerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerInfo.ProtoReflect.Descriptor instead.
 func (*ServerInfo) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{27}
+	return file_proto_berth_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ServerInfo) GetId() string {
@@ -1659,7 +1914,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_proto_berth_proto_msgTypes[28]
+	mi := &file_proto_berth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1926,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[28]
+	mi := &file_proto_berth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1939,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{28}
+	return file_proto_berth_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *InfoRequest) GetCaller() *ServerInfo {
@@ -1721,7 +1976,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_proto_berth_proto_msgTypes[29]
+	mi := &file_proto_berth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1988,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[29]
+	mi := &file_proto_berth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +2001,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{29}
+	return file_proto_berth_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *InfoResponse) GetSelf() *ServerInfo {
@@ -1838,7 +2093,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_proto_berth_proto_msgTypes[30]
+	mi := &file_proto_berth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +2105,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[30]
+	mi := &file_proto_berth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +2118,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{30}
+	return file_proto_berth_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *JoinRequest) GetServer() *ServerInfo {
@@ -1888,7 +2143,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_proto_berth_proto_msgTypes[31]
+	mi := &file_proto_berth_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +2155,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[31]
+	mi := &file_proto_berth_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +2168,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{31}
+	return file_proto_berth_proto_rawDescGZIP(), []int{35}
 }
 
 type RemoveServerRequest struct {
@@ -1925,7 +2180,7 @@ type RemoveServerRequest struct {
 
 func (x *RemoveServerRequest) Reset() {
 	*x = RemoveServerRequest{}
-	mi := &file_proto_berth_proto_msgTypes[32]
+	mi := &file_proto_berth_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2192,7 @@ func (x *RemoveServerRequest) String() string {
 func (*RemoveServerRequest) ProtoMessage() {}
 
 func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[32]
+	mi := &file_proto_berth_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2205,7 @@ func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerRequest.ProtoReflect.Descriptor instead.
 func (*RemoveServerRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{32}
+	return file_proto_berth_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RemoveServerRequest) GetId() string {
@@ -1968,7 +2223,7 @@ type RemoveServerResponse struct {
 
 func (x *RemoveServerResponse) Reset() {
 	*x = RemoveServerResponse{}
-	mi := &file_proto_berth_proto_msgTypes[33]
+	mi := &file_proto_berth_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2235,7 @@ func (x *RemoveServerResponse) String() string {
 func (*RemoveServerResponse) ProtoMessage() {}
 
 func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[33]
+	mi := &file_proto_berth_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2248,7 @@ func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerResponse.ProtoReflect.Descriptor instead.
 func (*RemoveServerResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{33}
+	return file_proto_berth_proto_rawDescGZIP(), []int{37}
 }
 
 type PeersRequest struct {
@@ -2004,7 +2259,7 @@ type PeersRequest struct {
 
 func (x *PeersRequest) Reset() {
 	*x = PeersRequest{}
-	mi := &file_proto_berth_proto_msgTypes[34]
+	mi := &file_proto_berth_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2271,7 @@ func (x *PeersRequest) String() string {
 func (*PeersRequest) ProtoMessage() {}
 
 func (x *PeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[34]
+	mi := &file_proto_berth_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2284,7 @@ func (x *PeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersRequest.ProtoReflect.Descriptor instead.
 func (*PeersRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{34}
+	return file_proto_berth_proto_rawDescGZIP(), []int{38}
 }
 
 type Peer struct {
@@ -2046,7 +2301,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_proto_berth_proto_msgTypes[35]
+	mi := &file_proto_berth_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2313,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[35]
+	mi := &file_proto_berth_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2326,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{35}
+	return file_proto_berth_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Peer) GetId() string {
@@ -2118,7 +2373,7 @@ type PeersResponse struct {
 
 func (x *PeersResponse) Reset() {
 	*x = PeersResponse{}
-	mi := &file_proto_berth_proto_msgTypes[36]
+	mi := &file_proto_berth_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +2385,7 @@ func (x *PeersResponse) String() string {
 func (*PeersResponse) ProtoMessage() {}
 
 func (x *PeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[36]
+	mi := &file_proto_berth_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +2398,7 @@ func (x *PeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersResponse.ProtoReflect.Descriptor instead.
 func (*PeersResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{36}
+	return file_proto_berth_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PeersResponse) GetPeers() []*Peer {
@@ -2161,7 +2416,7 @@ type ReadIndexRequest struct {
 
 func (x *ReadIndexRequest) Reset() {
 	*x = ReadIndexRequest{}
-	mi := &file_proto_berth_proto_msgTypes[37]
+	mi := &file_proto_berth_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2428,7 @@ func (x *ReadIndexRequest) String() string {
 func (*ReadIndexRequest) ProtoMessage() {}
 
 func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[37]
+	mi := &file_proto_berth_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2441,7 @@ func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
 func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{37}
+	return file_proto_berth_proto_rawDescGZIP(), []int{41}
 }
 
 type ReadIndexResponse struct {
@@ -2198,7 +2453,7 @@ type ReadIndexResponse struct {
 
 func (x *ReadIndexResponse) Reset() {
 	*x = ReadIndexResponse{}
-	mi := &file_proto_berth_proto_msgTypes[38]
+	mi := &file_proto_berth_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2465,7 @@ func (x *ReadIndexResponse) String() string {
 func (*ReadIndexResponse) ProtoMessage() {}
 
 func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[38]
+	mi := &file_proto_berth_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2478,7 @@ func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexResponse.ProtoReflect.Descriptor instead.
 func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{38}
+	return file_proto_berth_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ReadIndexResponse) GetIndex() uint64 {
@@ -2241,7 +2496,7 @@ type SnapshotSaveRequest struct {
 
 func (x *SnapshotSaveRequest) Reset() {
 	*x = SnapshotSaveRequest{}
-	mi := &file_proto_berth_proto_msgTypes[39]
+	mi := &file_proto_berth_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2508,7 @@ func (x *SnapshotSaveRequest) String() string {
 func (*SnapshotSaveRequest) ProtoMessage() {}
 
 func (x *SnapshotSaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[39]
+	mi := &file_proto_berth_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2521,7 @@ func (x *SnapshotSaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotSaveRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotSaveRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{39}
+	return file_proto_berth_proto_rawDescGZIP(), []int{43}
 }
 
 type SnapshotChunk struct {
@@ -2278,7 +2533,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_proto_berth_proto_msgTypes[40]
+	mi := &file_proto_berth_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2545,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[40]
+	mi := &file_proto_berth_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2558,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{40}
+	return file_proto_berth_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SnapshotChunk) GetData() []byte {
@@ -2322,7 +2577,7 @@ type SnapshotRestoreResponse struct {
 
 func (x *SnapshotRestoreResponse) Reset() {
 	*x = SnapshotRestoreResponse{}
-	mi := &file_proto_berth_proto_msgTypes[41]
+	mi := &file_proto_berth_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2589,7 @@ func (x *SnapshotRestoreResponse) String() string {
 func (*SnapshotRestoreResponse) ProtoMessage() {}
 
 func (x *SnapshotRestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[41]
+	mi := &file_proto_berth_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2602,7 @@ func (x *SnapshotRestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRestoreResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotRestoreResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{41}
+	return file_proto_berth_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SnapshotRestoreResponse) GetRevision() uint64 {
@@ -2365,7 +2620,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_proto_berth_proto_msgTypes[42]
+	mi := &file_proto_berth_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2632,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[42]
+	mi := &file_proto_berth_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2645,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{42}
+	return file_proto_berth_proto_rawDescGZIP(), []int{46}
 }
 
 // Member is one agent as the gossip pool sees it.
@@ -2417,7 +2672,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_proto_berth_proto_msgTypes[43]
+	mi := &file_proto_berth_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2684,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[43]
+	mi := &file_proto_berth_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2697,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{43}
+	return file_proto_berth_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Member) GetName() string {
@@ -2526,7 +2781,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_proto_berth_proto_msgTypes[44]
+	mi := &file_proto_berth_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2538,7 +2793,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_berth_proto_msgTypes[44]
+	mi := &file_proto_berth_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2551,7 +2806,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_proto_berth_proto_rawDescGZIP(), []int{44}
+	return file_proto_berth_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *MembersResponse) GetSelf() string {
@@ -2628,7 +2883,26 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\x05nodes\x18\x01 \x03(\v2\x14.berth.v1.NodeImagesR\x05nodes\"\x12\n" +
 	"\x10ImageListRequest\"?\n" +
 	"\x11ImageListResponse\x12*\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x14.berth.v1.NodeImagesR\x05nodes\"A\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x14.berth.v1.NodeImagesR\x05nodes\"'\n" +
+	"\x11PodMetricsRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"\x88\x02\n" +
+	"\tPodMetric\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03uid\x18\x03 \x01(\tR\x03uid\x12\x1b\n" +
+	"\tcpu_milli\x18\x04 \x01(\x03R\bcpuMilli\x12!\n" +
+	"\fmemory_bytes\x18\x05 \x01(\x03R\vmemoryBytes\x12$\n" +
+	"\vgpu_percent\x18\x06 \x01(\x05H\x00R\n" +
+	"gpuPercent\x88\x01\x01\x12#\n" +
+	"\rwindow_millis\x18\a \x01(\x03R\fwindowMillis\x12\x1c\n" +
+	"\ttimestamp\x18\b \x01(\tR\ttimestampB\x0e\n" +
+	"\f_gpu_percent\"c\n" +
+	"\x0eNodePodMetrics\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12'\n" +
+	"\x04pods\x18\x02 \x03(\v2\x13.berth.v1.PodMetricR\x04pods\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"D\n" +
+	"\x12PodMetricsResponse\x12.\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x18.berth.v1.NodePodMetricsR\x05nodes\"A\n" +
 	"\x11ReportPodsRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\areports\x18\x02 \x03(\fR\areports\"0\n" +
@@ -2762,12 +3036,14 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\fSnapshotSave\x12\x1d.berth.v1.SnapshotSaveRequest\x1a\x17.berth.v1.SnapshotChunk0\x01\x12O\n" +
 	"\x0fSnapshotRestore\x12\x17.berth.v1.SnapshotChunk\x1a!.berth.v1.SnapshotRestoreResponse(\x01\x12>\n" +
 	"\aMembers\x12\x18.berth.v1.MembersRequest\x1a\x19.berth.v1.MembersResponse\x12J\n" +
-	"\vStateDigest\x12\x1c.berth.v1.StateDigestRequest\x1a\x1d.berth.v1.StateDigestResponse2\x80\x02\n" +
+	"\vStateDigest\x12\x1c.berth.v1.StateDigestRequest\x1a\x1d.berth.v1.StateDigestResponse2\xc9\x02\n" +
 	"\tWorkloads\x124\n" +
 	"\x04Logs\x12\x15.berth.v1.LogsRequest\x1a\x13.berth.v1.LogsChunk0\x01\x125\n" +
 	"\x04Exec\x12\x13.berth.v1.ExecInput\x1a\x14.berth.v1.ExecOutput(\x010\x01\x12@\n" +
 	"\tImageLoad\x12\x14.berth.v1.ImageChunk\x1a\x1b.berth.v1.ImageLoadResponse(\x01\x12D\n" +
-	"\tImageList\x12\x1a.berth.v1.ImageListRequest\x1a\x1b.berth.v1.ImageListResponse2P\n" +
+	"\tImageList\x12\x1a.berth.v1.ImageListRequest\x1a\x1b.berth.v1.ImageListResponse\x12G\n" +
+	"\n" +
+	"PodMetrics\x12\x1b.berth.v1.PodMetricsRequest\x1a\x1c.berth.v1.PodMetricsResponse2P\n" +
 	"\x05Nodes\x12G\n" +
 	"\n" +
 	"ReportPods\x12\x1b.berth.v1.ReportPodsRequest\x1a\x1c.berth.v1.ReportPodsResponseB*Z(github.com/berth-dev/berth/proto/berthpbb\x06proto3"
@@ -2784,7 +3060,7 @@ func file_proto_berth_proto_rawDescGZIP() []byte {
 	return file_proto_berth_proto_rawDescData
 }
 
-var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_proto_berth_proto_goTypes = []any{
 	(*StateDigestRequest)(nil),      // 0: berth.v1.StateDigestRequest
 	(*StateDigestResponse)(nil),     // 1: berth.v1.StateDigestResponse
@@ -2800,37 +3076,41 @@ var file_proto_berth_proto_goTypes = []any{
 	(*ImageLoadResponse)(nil),       // 11: berth.v1.ImageLoadResponse
 	(*ImageListRequest)(nil),        // 12: berth.v1.ImageListRequest
 	(*ImageListResponse)(nil),       // 13: berth.v1.ImageListResponse
-	(*ReportPodsRequest)(nil),       // 14: berth.v1.ReportPodsRequest
-	(*ReportPodsResponse)(nil),      // 15: berth.v1.ReportPodsResponse
-	(*WriteRequest)(nil),            // 16: berth.v1.WriteRequest
-	(*ObjectRef)(nil),               // 17: berth.v1.ObjectRef
-	(*DeleteRequest)(nil),           // 18: berth.v1.DeleteRequest
-	(*WriteResult)(nil),             // 19: berth.v1.WriteResult
-	(*WriteResponse)(nil),           // 20: berth.v1.WriteResponse
-	(*GetRequest)(nil),              // 21: berth.v1.GetRequest
-	(*GetResponse)(nil),             // 22: berth.v1.GetResponse
-	(*ListRequest)(nil),             // 23: berth.v1.ListRequest
-	(*ListResponse)(nil),            // 24: berth.v1.ListResponse
-	(*WatchRequest)(nil),            // 25: berth.v1.WatchRequest
-	(*WatchEvent)(nil),              // 26: berth.v1.WatchEvent
-	(*ServerInfo)(nil),              // 27: berth.v1.ServerInfo
-	(*InfoRequest)(nil),             // 28: berth.v1.InfoRequest
-	(*InfoResponse)(nil),            // 29: berth.v1.InfoResponse
-	(*JoinRequest)(nil),             // 30: berth.v1.JoinRequest
-	(*JoinResponse)(nil),            // 31: berth.v1.JoinResponse
-	(*RemoveServerRequest)(nil),     // 32: berth.v1.RemoveServerRequest
-	(*RemoveServerResponse)(nil),    // 33: berth.v1.RemoveServerResponse
-	(*PeersRequest)(nil),            // 34: berth.v1.PeersRequest
-	(*Peer)(nil),                    // 35: berth.v1.Peer
-	(*PeersResponse)(nil),           // 36: berth.v1.PeersResponse
-	(*ReadIndexRequest)(nil),        // 37: berth.v1.ReadIndexRequest
-	(*ReadIndexResponse)(nil),       // 38: berth.v1.ReadIndexResponse
-	(*SnapshotSaveRequest)(nil),     // 39: berth.v1.SnapshotSaveRequest
-	(*SnapshotChunk)(nil),           // 40: berth.v1.SnapshotChunk
-	(*SnapshotRestoreResponse)(nil), // 41: berth.v1.SnapshotRestoreResponse
-	(*MembersRequest)(nil),          // 42: berth.v1.MembersRequest
-	(*Member)(nil),                  // 43: berth.v1.Member
-	(*MembersResponse)(nil),         // 44: berth.v1.MembersResponse
+	(*PodMetricsRequest)(nil),       // 14: berth.v1.PodMetricsRequest
+	(*PodMetric)(nil),               // 15: berth.v1.PodMetric
+	(*NodePodMetrics)(nil),          // 16: berth.v1.NodePodMetrics
+	(*PodMetricsResponse)(nil),      // 17: berth.v1.PodMetricsResponse
+	(*ReportPodsRequest)(nil),       // 18: berth.v1.ReportPodsRequest
+	(*ReportPodsResponse)(nil),      // 19: berth.v1.ReportPodsResponse
+	(*WriteRequest)(nil),            // 20: berth.v1.WriteRequest
+	(*ObjectRef)(nil),               // 21: berth.v1.ObjectRef
+	(*DeleteRequest)(nil),           // 22: berth.v1.DeleteRequest
+	(*WriteResult)(nil),             // 23: berth.v1.WriteResult
+	(*WriteResponse)(nil),           // 24: berth.v1.WriteResponse
+	(*GetRequest)(nil),              // 25: berth.v1.GetRequest
+	(*GetResponse)(nil),             // 26: berth.v1.GetResponse
+	(*ListRequest)(nil),             // 27: berth.v1.ListRequest
+	(*ListResponse)(nil),            // 28: berth.v1.ListResponse
+	(*WatchRequest)(nil),            // 29: berth.v1.WatchRequest
+	(*WatchEvent)(nil),              // 30: berth.v1.WatchEvent
+	(*ServerInfo)(nil),              // 31: berth.v1.ServerInfo
+	(*InfoRequest)(nil),             // 32: berth.v1.InfoRequest
+	(*InfoResponse)(nil),            // 33: berth.v1.InfoResponse
+	(*JoinRequest)(nil),             // 34: berth.v1.JoinRequest
+	(*JoinResponse)(nil),            // 35: berth.v1.JoinResponse
+	(*RemoveServerRequest)(nil),     // 36: berth.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil),    // 37: berth.v1.RemoveServerResponse
+	(*PeersRequest)(nil),            // 38: berth.v1.PeersRequest
+	(*Peer)(nil),                    // 39: berth.v1.Peer
+	(*PeersResponse)(nil),           // 40: berth.v1.PeersResponse
+	(*ReadIndexRequest)(nil),        // 41: berth.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),       // 42: berth.v1.ReadIndexResponse
+	(*SnapshotSaveRequest)(nil),     // 43: berth.v1.SnapshotSaveRequest
+	(*SnapshotChunk)(nil),           // 44: berth.v1.SnapshotChunk
+	(*SnapshotRestoreResponse)(nil), // 45: berth.v1.SnapshotRestoreResponse
+	(*MembersRequest)(nil),          // 46: berth.v1.MembersRequest
+	(*Member)(nil),                  // 47: berth.v1.Member
+	(*MembersResponse)(nil),         // 48: berth.v1.MembersResponse
 }
 var file_proto_berth_proto_depIdxs = []int32{
 	4,  // 0: berth.v1.ExecStart.size:type_name -> berth.v1.TermSize
@@ -2839,62 +3119,66 @@ var file_proto_berth_proto_depIdxs = []int32{
 	9,  // 3: berth.v1.NodeImages.images:type_name -> berth.v1.Image
 	10, // 4: berth.v1.ImageLoadResponse.nodes:type_name -> berth.v1.NodeImages
 	10, // 5: berth.v1.ImageListResponse.nodes:type_name -> berth.v1.NodeImages
-	17, // 6: berth.v1.DeleteRequest.refs:type_name -> berth.v1.ObjectRef
-	19, // 7: berth.v1.WriteResponse.results:type_name -> berth.v1.WriteResult
-	17, // 8: berth.v1.GetRequest.ref:type_name -> berth.v1.ObjectRef
-	27, // 9: berth.v1.InfoRequest.caller:type_name -> berth.v1.ServerInfo
-	27, // 10: berth.v1.InfoResponse.self:type_name -> berth.v1.ServerInfo
-	27, // 11: berth.v1.InfoResponse.known:type_name -> berth.v1.ServerInfo
-	27, // 12: berth.v1.JoinRequest.server:type_name -> berth.v1.ServerInfo
-	35, // 13: berth.v1.PeersResponse.peers:type_name -> berth.v1.Peer
-	43, // 14: berth.v1.MembersResponse.members:type_name -> berth.v1.Member
-	16, // 15: berth.v1.Resources.Apply:input_type -> berth.v1.WriteRequest
-	16, // 16: berth.v1.Resources.Create:input_type -> berth.v1.WriteRequest
-	16, // 17: berth.v1.Resources.Update:input_type -> berth.v1.WriteRequest
-	18, // 18: berth.v1.Resources.Delete:input_type -> berth.v1.DeleteRequest
-	21, // 19: berth.v1.Resources.Get:input_type -> berth.v1.GetRequest
-	23, // 20: berth.v1.Resources.List:input_type -> berth.v1.ListRequest
-	25, // 21: berth.v1.Resources.Watch:input_type -> berth.v1.WatchRequest
-	28, // 22: berth.v1.Cluster.Info:input_type -> berth.v1.InfoRequest
-	30, // 23: berth.v1.Cluster.Join:input_type -> berth.v1.JoinRequest
-	32, // 24: berth.v1.Cluster.RemoveServer:input_type -> berth.v1.RemoveServerRequest
-	34, // 25: berth.v1.Cluster.Peers:input_type -> berth.v1.PeersRequest
-	37, // 26: berth.v1.Cluster.ReadIndex:input_type -> berth.v1.ReadIndexRequest
-	39, // 27: berth.v1.Cluster.SnapshotSave:input_type -> berth.v1.SnapshotSaveRequest
-	40, // 28: berth.v1.Cluster.SnapshotRestore:input_type -> berth.v1.SnapshotChunk
-	42, // 29: berth.v1.Cluster.Members:input_type -> berth.v1.MembersRequest
-	0,  // 30: berth.v1.Cluster.StateDigest:input_type -> berth.v1.StateDigestRequest
-	2,  // 31: berth.v1.Workloads.Logs:input_type -> berth.v1.LogsRequest
-	6,  // 32: berth.v1.Workloads.Exec:input_type -> berth.v1.ExecInput
-	8,  // 33: berth.v1.Workloads.ImageLoad:input_type -> berth.v1.ImageChunk
-	12, // 34: berth.v1.Workloads.ImageList:input_type -> berth.v1.ImageListRequest
-	14, // 35: berth.v1.Nodes.ReportPods:input_type -> berth.v1.ReportPodsRequest
-	20, // 36: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
-	20, // 37: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
-	20, // 38: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
-	20, // 39: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
-	22, // 40: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
-	24, // 41: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
-	26, // 42: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
-	29, // 43: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
-	31, // 44: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
-	33, // 45: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
-	36, // 46: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
-	38, // 47: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
-	40, // 48: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
-	41, // 49: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
-	44, // 50: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
-	1,  // 51: berth.v1.Cluster.StateDigest:output_type -> berth.v1.StateDigestResponse
-	3,  // 52: berth.v1.Workloads.Logs:output_type -> berth.v1.LogsChunk
-	7,  // 53: berth.v1.Workloads.Exec:output_type -> berth.v1.ExecOutput
-	11, // 54: berth.v1.Workloads.ImageLoad:output_type -> berth.v1.ImageLoadResponse
-	13, // 55: berth.v1.Workloads.ImageList:output_type -> berth.v1.ImageListResponse
-	15, // 56: berth.v1.Nodes.ReportPods:output_type -> berth.v1.ReportPodsResponse
-	36, // [36:57] is the sub-list for method output_type
-	15, // [15:36] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	15, // 6: berth.v1.NodePodMetrics.pods:type_name -> berth.v1.PodMetric
+	16, // 7: berth.v1.PodMetricsResponse.nodes:type_name -> berth.v1.NodePodMetrics
+	21, // 8: berth.v1.DeleteRequest.refs:type_name -> berth.v1.ObjectRef
+	23, // 9: berth.v1.WriteResponse.results:type_name -> berth.v1.WriteResult
+	21, // 10: berth.v1.GetRequest.ref:type_name -> berth.v1.ObjectRef
+	31, // 11: berth.v1.InfoRequest.caller:type_name -> berth.v1.ServerInfo
+	31, // 12: berth.v1.InfoResponse.self:type_name -> berth.v1.ServerInfo
+	31, // 13: berth.v1.InfoResponse.known:type_name -> berth.v1.ServerInfo
+	31, // 14: berth.v1.JoinRequest.server:type_name -> berth.v1.ServerInfo
+	39, // 15: berth.v1.PeersResponse.peers:type_name -> berth.v1.Peer
+	47, // 16: berth.v1.MembersResponse.members:type_name -> berth.v1.Member
+	20, // 17: berth.v1.Resources.Apply:input_type -> berth.v1.WriteRequest
+	20, // 18: berth.v1.Resources.Create:input_type -> berth.v1.WriteRequest
+	20, // 19: berth.v1.Resources.Update:input_type -> berth.v1.WriteRequest
+	22, // 20: berth.v1.Resources.Delete:input_type -> berth.v1.DeleteRequest
+	25, // 21: berth.v1.Resources.Get:input_type -> berth.v1.GetRequest
+	27, // 22: berth.v1.Resources.List:input_type -> berth.v1.ListRequest
+	29, // 23: berth.v1.Resources.Watch:input_type -> berth.v1.WatchRequest
+	32, // 24: berth.v1.Cluster.Info:input_type -> berth.v1.InfoRequest
+	34, // 25: berth.v1.Cluster.Join:input_type -> berth.v1.JoinRequest
+	36, // 26: berth.v1.Cluster.RemoveServer:input_type -> berth.v1.RemoveServerRequest
+	38, // 27: berth.v1.Cluster.Peers:input_type -> berth.v1.PeersRequest
+	41, // 28: berth.v1.Cluster.ReadIndex:input_type -> berth.v1.ReadIndexRequest
+	43, // 29: berth.v1.Cluster.SnapshotSave:input_type -> berth.v1.SnapshotSaveRequest
+	44, // 30: berth.v1.Cluster.SnapshotRestore:input_type -> berth.v1.SnapshotChunk
+	46, // 31: berth.v1.Cluster.Members:input_type -> berth.v1.MembersRequest
+	0,  // 32: berth.v1.Cluster.StateDigest:input_type -> berth.v1.StateDigestRequest
+	2,  // 33: berth.v1.Workloads.Logs:input_type -> berth.v1.LogsRequest
+	6,  // 34: berth.v1.Workloads.Exec:input_type -> berth.v1.ExecInput
+	8,  // 35: berth.v1.Workloads.ImageLoad:input_type -> berth.v1.ImageChunk
+	12, // 36: berth.v1.Workloads.ImageList:input_type -> berth.v1.ImageListRequest
+	14, // 37: berth.v1.Workloads.PodMetrics:input_type -> berth.v1.PodMetricsRequest
+	18, // 38: berth.v1.Nodes.ReportPods:input_type -> berth.v1.ReportPodsRequest
+	24, // 39: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
+	24, // 40: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
+	24, // 41: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
+	24, // 42: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
+	26, // 43: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
+	28, // 44: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
+	30, // 45: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
+	33, // 46: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
+	35, // 47: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
+	37, // 48: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
+	40, // 49: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
+	42, // 50: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
+	44, // 51: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
+	45, // 52: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
+	48, // 53: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
+	1,  // 54: berth.v1.Cluster.StateDigest:output_type -> berth.v1.StateDigestResponse
+	3,  // 55: berth.v1.Workloads.Logs:output_type -> berth.v1.LogsChunk
+	7,  // 56: berth.v1.Workloads.Exec:output_type -> berth.v1.ExecOutput
+	11, // 57: berth.v1.Workloads.ImageLoad:output_type -> berth.v1.ImageLoadResponse
+	13, // 58: berth.v1.Workloads.ImageList:output_type -> berth.v1.ImageListResponse
+	17, // 59: berth.v1.Workloads.PodMetrics:output_type -> berth.v1.PodMetricsResponse
+	19, // 60: berth.v1.Nodes.ReportPods:output_type -> berth.v1.ReportPodsResponse
+	39, // [39:61] is the sub-list for method output_type
+	17, // [17:39] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_proto_berth_proto_init() }
@@ -2902,13 +3186,14 @@ func file_proto_berth_proto_init() {
 	if File_proto_berth_proto != nil {
 		return
 	}
+	file_proto_berth_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_berth_proto_rawDesc), len(file_proto_berth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -805,10 +805,11 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Workloads_Logs_FullMethodName      = "/berth.v1.Workloads/Logs"
-	Workloads_Exec_FullMethodName      = "/berth.v1.Workloads/Exec"
-	Workloads_ImageLoad_FullMethodName = "/berth.v1.Workloads/ImageLoad"
-	Workloads_ImageList_FullMethodName = "/berth.v1.Workloads/ImageList"
+	Workloads_Logs_FullMethodName       = "/berth.v1.Workloads/Logs"
+	Workloads_Exec_FullMethodName       = "/berth.v1.Workloads/Exec"
+	Workloads_ImageLoad_FullMethodName  = "/berth.v1.Workloads/ImageLoad"
+	Workloads_ImageList_FullMethodName  = "/berth.v1.Workloads/ImageList"
+	Workloads_PodMetrics_FullMethodName = "/berth.v1.Workloads/PodMetrics"
 )
 
 // WorkloadsClient is the client API for Workloads service.
@@ -829,6 +830,9 @@ type WorkloadsClient interface {
 	ImageLoad(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImageChunk, ImageLoadResponse], error)
 	// ImageList lists the images of every live node.
 	ImageList(ctx context.Context, in *ImageListRequest, opts ...grpc.CallOption) (*ImageListResponse, error)
+	// PodMetrics returns what the pods of a node use (CPU, memory, GPUs), as
+	// the node measures them; every live node's when none is named.
+	PodMetrics(ctx context.Context, in *PodMetricsRequest, opts ...grpc.CallOption) (*PodMetricsResponse, error)
 }
 
 type workloadsClient struct {
@@ -894,6 +898,16 @@ func (c *workloadsClient) ImageList(ctx context.Context, in *ImageListRequest, o
 	return out, nil
 }
 
+func (c *workloadsClient) PodMetrics(ctx context.Context, in *PodMetricsRequest, opts ...grpc.CallOption) (*PodMetricsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PodMetricsResponse)
+	err := c.cc.Invoke(ctx, Workloads_PodMetrics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkloadsServer is the server API for Workloads service.
 // All implementations must embed UnimplementedWorkloadsServer
 // for forward compatibility.
@@ -912,6 +926,9 @@ type WorkloadsServer interface {
 	ImageLoad(grpc.ClientStreamingServer[ImageChunk, ImageLoadResponse]) error
 	// ImageList lists the images of every live node.
 	ImageList(context.Context, *ImageListRequest) (*ImageListResponse, error)
+	// PodMetrics returns what the pods of a node use (CPU, memory, GPUs), as
+	// the node measures them; every live node's when none is named.
+	PodMetrics(context.Context, *PodMetricsRequest) (*PodMetricsResponse, error)
 	mustEmbedUnimplementedWorkloadsServer()
 }
 
@@ -933,6 +950,9 @@ func (UnimplementedWorkloadsServer) ImageLoad(grpc.ClientStreamingServer[ImageCh
 }
 func (UnimplementedWorkloadsServer) ImageList(context.Context, *ImageListRequest) (*ImageListResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImageList not implemented")
+}
+func (UnimplementedWorkloadsServer) PodMetrics(context.Context, *PodMetricsRequest) (*PodMetricsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PodMetrics not implemented")
 }
 func (UnimplementedWorkloadsServer) mustEmbedUnimplementedWorkloadsServer() {}
 func (UnimplementedWorkloadsServer) testEmbeddedByValue()                   {}
@@ -998,6 +1018,24 @@ func _Workloads_ImageList_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Workloads_PodMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PodMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkloadsServer).PodMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Workloads_PodMetrics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkloadsServer).PodMetrics(ctx, req.(*PodMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Workloads_ServiceDesc is the grpc.ServiceDesc for Workloads service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1008,6 +1046,10 @@ var Workloads_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ImageList",
 			Handler:    _Workloads_ImageList_Handler,
+		},
+		{
+			MethodName: "PodMetrics",
+			Handler:    _Workloads_PodMetrics_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
