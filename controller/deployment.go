@@ -276,8 +276,8 @@ func (w *Workloads) cleanupHistory(st *state, d *api.Deployment, old []*api.Repl
 }
 
 // deploymentStatus records the counts of the Deployment's pods and its
-// Available and Progressing conditions. Progress is any change of the
-// counts; with none for progressDeadlineSeconds, Progressing turns False.
+// Available and Progressing conditions; with no progress for
+// progressDeadlineSeconds, Progressing turns False.
 func (w *Workloads) deploymentStatus(ctx context.Context, st *state, d *api.Deployment, newRS *api.ReplicaSet, old []*api.ReplicaSet) error {
 	want := api.Int32Value(d.Spec.Replicas, 1)
 	next := api.DeploymentStatus{ObservedGeneration: d.Metadata.Generation, Conditions: slices.Clone(d.Status.Conditions)}
@@ -338,8 +338,11 @@ func progressing(st *state, d *api.Deployment, newRS *api.ReplicaSet, next *api.
 	c := api.DeploymentCondition{Type: api.DeploymentProgressing, Status: api.ConditionTrue, LastUpdateTime: now, LastTransitionTime: now}
 	cur := conditionOf(d.Status.Conditions, api.DeploymentProgressing)
 	s := &d.Status
-	moved := cur == nil || s.ObservedGeneration != d.Metadata.Generation || s.Replicas != next.Replicas ||
-		s.UpdatedReplicas != next.UpdatedReplicas || s.ReadyReplicas != next.ReadyReplicas || s.AvailableReplicas != next.AvailableReplicas
+	// Progress is Kubernetes' less the new pods made: more ready or
+	// available pods, fewer old ones, or a new spec. (A pod that cannot
+	// start is replaced; its replacement is no progress.)
+	moved := cur == nil || s.ObservedGeneration != d.Metadata.Generation || next.ReadyReplicas > s.ReadyReplicas ||
+		next.AvailableReplicas > s.AvailableReplicas || next.Replicas-next.UpdatedReplicas < s.Replicas-s.UpdatedReplicas
 	switch {
 	case d.Spec.Paused:
 		c.Status, c.Reason, c.Message = api.ConditionUnknown, api.ReasonDeploymentPaused, "Deployment is paused"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/fsm"
@@ -26,6 +27,12 @@ func (w *Workloads) syncReplicaSet(ctx context.Context, st *state, rs *api.Repli
 	}
 	var staying, leaving []*api.Pod
 	for _, p := range active {
+		if st.cannotStart(p, w.cfg.StartFailureGrace) {
+			w.log.Info("replacing a pod whose container cannot start", "pod", p.Metadata.Namespace+"/"+p.Metadata.Name, "node", p.Spec.NodeName)
+			w.avoid(rs.Metadata.UID, p.Spec.NodeName, st.now)
+			ops = append(ops, deleteOp("Pod", &p.Metadata))
+			continue
+		}
 		if st.draining(p) {
 			leaving = append(leaving, p)
 		} else {
@@ -36,8 +43,10 @@ func (w *Workloads) syncReplicaSet(ctx context.Context, st *state, rs *api.Repli
 	switch {
 	case diff > 0:
 		ref := controllerRef("ReplicaSet", &rs.Metadata)
+		avoid := w.avoided(rs.Metadata.UID, st.now)
 		for range min(diff, maxCreatesPerRound) {
 			p := podFromTemplate(&rs.Spec.Template, rs.Metadata.Namespace, rs.Metadata.Name+"-"+randomSuffix(), ref)
+			p.Spec.Affinity = preferNotOn(p.Spec.Affinity, avoid)
 			op, err := objectOp(fsm.VerbCreate, p)
 			if err != nil {
 				return err
@@ -170,4 +179,78 @@ func clone[T any](v *T) *T {
 		panic(err)
 	}
 	return out
+}
+
+// startFailures are the container waiting reasons of a pod that cannot
+// start where it is: the image, the container's creation or its start.
+var startFailures = []string{api.ReasonErrImagePull, api.ReasonImagePullBackOff, api.ReasonCreateContainerErr,
+	api.ReasonCreateConfigErr, api.ReasonRunContainerError}
+
+// cannotStart reports whether a placed pod has been unable to start a
+// container for grace since it was made.
+func (st *state) cannotStart(p *api.Pod, grace time.Duration) bool {
+	if p.Spec.NodeName == "" || p.Ready() {
+		return false
+	}
+	created, err := time.Parse(time.RFC3339, p.Metadata.CreationTimestamp)
+	if err != nil || st.now.Sub(created) < grace {
+		return false
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil && slices.Contains(startFailures, w.Reason) {
+			return true
+		}
+	}
+	return false
+}
+
+// avoidFor is how long a node where a ReplicaSet's pod could not start is
+// avoided for its new pods.
+const avoidFor = 5 * time.Minute
+
+// avoid remembers, on this leader only (a hint, not state), that a pod of
+// a ReplicaSet could not start on a node.
+func (w *Workloads) avoid(rs, node string, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.badNodes == nil {
+		w.badNodes = map[string]map[string]time.Time{}
+	}
+	if w.badNodes[rs] == nil {
+		w.badNodes[rs] = map[string]time.Time{}
+	}
+	w.badNodes[rs][node] = now
+}
+
+// avoided returns the nodes a ReplicaSet's new pods should avoid.
+func (w *Workloads) avoided(rs string, now time.Time) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for node, at := range w.badNodes[rs] {
+		if now.Sub(at) < avoidFor {
+			out = append(out, node)
+		} else {
+			delete(w.badNodes[rs], node)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// preferNotOn steers a pod away from nodes (a preference: a pod that fits
+// only there still goes there).
+func preferNotOn(a *api.Affinity, nodes []string) *api.Affinity {
+	if len(nodes) == 0 {
+		return a
+	}
+	if a == nil {
+		a = &api.Affinity{}
+	}
+	if a.NodeAffinity == nil {
+		a.NodeAffinity = &api.NodeAffinity{}
+	}
+	a.NodeAffinity.Preferred = append(a.NodeAffinity.Preferred, api.PreferredSchedulingTerm{Weight: 100,
+		Preference: api.NodeSelectorTerm{MatchFields: []api.NodeSelectorRequirement{{Key: "metadata.name", Operator: "NotIn", Values: nodes}}}})
+	return a
 }

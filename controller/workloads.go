@@ -57,6 +57,10 @@ type WorkloadsConfig struct {
 	FenceLease, FenceMargin time.Duration
 	// Resync is the longest time between two rounds (default 1 s).
 	Resync time.Duration
+	// StartFailureGrace is how long a pod's container may fail to start
+	// (image pull, create or run errors) before the pod is replaced,
+	// preferably on another node (default 30 s).
+	StartFailureGrace time.Duration
 }
 
 // Defaults of WorkloadsConfig.
@@ -73,6 +77,9 @@ type Workloads struct {
 
 	mu    sync.Mutex
 	stats WorkloadsStats
+	// badNodes: by ReplicaSet UID, the nodes where its pods could not
+	// start lately, and when.
+	badNodes map[string]map[string]time.Time
 }
 
 // WorkloadsStats counts what the controllers wrote.
@@ -99,6 +106,9 @@ func NewWorkloads(cfg WorkloadsConfig) *Workloads {
 	}
 	if cfg.Resync <= 0 {
 		cfg.Resync = time.Second
+	}
+	if cfg.StartFailureGrace <= 0 {
+		cfg.StartFailureGrace = 30 * time.Second
 	}
 	return &Workloads{cfg: cfg, log: cfg.Logger.With("controller", "workloads")}
 }

@@ -363,3 +363,48 @@ func TestStatefulSetOrdered(t *testing.T) {
 		t.Fatalf("scaled down: %v", got)
 	}
 }
+
+// A pod whose container cannot start on its node is replaced after the
+// grace, and its replacement prefers another node.
+func TestReplicaSetReplacesPodThatCannotStart(t *testing.T) {
+	s := newWLSim(t)
+	s.a.write(t, node("n1", 8, 0), node("n2", 8, 0))
+	s.a.write(t, deploymentOf("web", "img:1", 1, "1", "0"))
+	for range 5 {
+		s.reconcile()
+	}
+	ps := s.pods(false)
+	if len(ps) != 1 {
+		t.Fatalf("%d pods", len(ps))
+	}
+	p := ps[0]
+	// Bind it to n1 and report an image pull error.
+	bound := clone(p)
+	bound.Spec.NodeName = "n1"
+	op, _ := objectOp(fsm.VerbUpdate, bound)
+	if _, err := s.a.Apply(context.Background(), &fsm.Command{Type: fsm.CmdWrite, Time: t0, Ops: []fsm.Op{op}}); err != nil {
+		t.Fatal(err)
+	}
+	st := api.PodStatus{Phase: api.PodPending, ContainerStatuses: []api.ContainerStatus{{Name: "c",
+		State: api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: api.ReasonErrImagePull}}}}}
+	if _, err := s.a.Apply(context.Background(), &fsm.Command{Type: fsm.CmdPodStatus, Time: t0, PodStatuses: []fsm.PodStatusReport{
+		{Namespace: "default", Name: p.Metadata.Name, UID: p.Metadata.UID, Node: "n1", Status: st}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.now = s.now.Add(10 * time.Second)
+	s.reconcile()
+	if got := s.pods(false); len(got) != 1 || got[0].Metadata.UID != p.Metadata.UID {
+		t.Fatal("replaced before the grace")
+	}
+	s.now = s.now.Add(30 * time.Second)
+	s.reconcile()
+	s.reconcile()
+	got := s.pods(false)
+	if len(got) != 1 || got[0].Metadata.UID == p.Metadata.UID {
+		t.Fatalf("not replaced after the grace: %d pods", len(got))
+	}
+	a := got[0].Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || len(a.NodeAffinity.Preferred) != 1 || a.NodeAffinity.Preferred[0].Preference.MatchFields[0].Values[0] != "n1" {
+		t.Fatalf("the replacement does not avoid n1: %+v", a)
+	}
+}
