@@ -140,3 +140,22 @@ func isStateful(p *api.Pod) bool {
 	ref := api.ControllerOf(&p.Metadata)
 	return ref != nil && ref.Kind == "StatefulSet"
 }
+
+// twinStopping reports whether another worker of this node still holds a
+// pod of w's namespace and name: an earlier incarnation of a stateful pod,
+// deleted and not yet torn down. Two pods of one identity never run at
+// once, so the new one waits.
+func (k *kubelet) twinStopping(w *podWorker) bool {
+	ns, name := w.identity()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, o := range k.workers {
+		if o == w {
+			continue
+		}
+		if ons, oname := o.identity(); ons == ns && oname == name {
+			return true
+		}
+	}
+	return false
+}

@@ -44,6 +44,9 @@ type podWorker struct {
 	// fenced: a stateful pod whose node holds no fence lease; its
 	// containers are killed and none starts (fence.go).
 	fenced bool
+	// twin: a stateful pod waiting for an earlier pod of its name to stop
+	// on this node.
+	twin bool
 }
 
 // ctrState is what the worker knows of one container beyond the runtime.
@@ -70,6 +73,14 @@ func (w *podWorker) set(p *api.Pod) {
 	}
 	w.mu.Unlock()
 	w.poke()
+}
+
+// identity is the namespace and name of the worker's pod, also once it
+// was deleted.
+func (w *podWorker) identity() (ns, name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last.Metadata.Namespace, w.last.Metadata.Name
 }
 
 func (w *podWorker) poke() {
@@ -174,7 +185,8 @@ func (w *podWorker) removeAll(ctx context.Context, p *api.Pod) error {
 func (w *podWorker) sync(ctx context.Context, p *api.Pod) time.Duration {
 	next := 2 * time.Second
 	w.fenced = isStateful(p) && !w.k.fence.held()
-	stopped := p.Metadata.Annotations[api.AnnotationStopped] == "true" || w.fenced
+	w.twin = isStateful(p) && w.k.twinStopping(w)
+	stopped := p.Metadata.Annotations[api.AnnotationStopped] == "true" || w.fenced || w.twin
 	if w.startTime == "" {
 		w.startTime = p.Status.StartTime
 		if w.startTime == "" {
@@ -399,8 +411,8 @@ func (w *podWorker) syncContainer(ctx context.Context, p *api.Pod, c *api.Contai
 			}
 			k.refresh(ctx, w.uid, cs.ID)
 		}
-		if w.fenced {
-			return time.Second // look at the lease again
+		if w.fenced || w.twin {
+			return 500 * time.Millisecond // look at the lease, or the twin, again
 		}
 		return time.Hour
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/fsm"
@@ -15,6 +16,17 @@ import (
 // comes back, its agent finds the pods gone and stops them.
 func (w *Workloads) evict(ctx context.Context, st *state) error {
 	var ops []fsm.Op
+	var next time.Time
+	due := func(down, wait time.Duration) {
+		if at := st.now.Add(wait - down); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	defer func() {
+		w.mu.Lock()
+		w.next = next
+		w.mu.Unlock()
+	}()
 	for _, p := range st.pods {
 		if p.Spec.NodeName == "" || p.Terminated() {
 			continue
@@ -28,8 +40,12 @@ func (w *Workloads) evict(ctx context.Context, st *state) error {
 		case !known && ref.Kind == "ReplicaSet":
 			// Its node was deleted: nothing runs it any more.
 		case down < w.cfg.NodeDownGrace:
+			if down > 0 {
+				due(down, w.cfg.NodeDownGrace)
+			}
 			continue
 		case ref.Kind == "StatefulSet" && down < w.fenceWait(st, p.Spec.NodeName):
+			due(down, w.fenceWait(st, p.Spec.NodeName))
 			continue
 		case ref.Kind != "ReplicaSet" && ref.Kind != "StatefulSet":
 			continue

@@ -244,7 +244,33 @@ func (w *Workloads) statefulScaleDown(ss *api.StatefulSet, byOrd map[int]*api.Po
 			return nil
 		}
 	}
-	return []fsm.Op{deleteOp("Pod", &condemned[0].Metadata)}
+	return stopThenDelete(condemned[0])
+}
+
+// stopThenDelete removes a stateful pod gracefully: first its node stops
+// its containers (the berth.dev/stopped annotation), then, once none runs,
+// the pod is deleted. So the next pod goes only after this one has
+// stopped, and its replacement never runs beside it. A pod whose node is
+// down is deleted by the eviction, after the fence.
+func stopThenDelete(p *api.Pod) []fsm.Op {
+	if p.Metadata.Annotations[api.AnnotationStopped] != "true" {
+		cp := clone(p)
+		if cp.Metadata.Annotations == nil {
+			cp.Metadata.Annotations = map[string]string{}
+		}
+		cp.Metadata.Annotations[api.AnnotationStopped] = "true"
+		op, err := objectOp(fsm.VerbUpdate, cp)
+		if err != nil {
+			return nil
+		}
+		return []fsm.Op{op}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Running != nil {
+			return nil // still stopping
+		}
+	}
+	return []fsm.Op{deleteOp("Pod", &p.Metadata)}
 }
 
 // statefulUpdate replaces the highest pod not at the update revision, at
@@ -257,6 +283,12 @@ func (w *Workloads) statefulUpdate(ss *api.StatefulSet, byOrd map[int]*api.Pod, 
 	if ru := ss.Spec.UpdateStrategy.RollingUpdate; ru != nil {
 		partition = int(api.Int32Value(ru.Partition, 0))
 	}
+	for ord := want - 1; ord >= partition; ord-- {
+		if p := byOrd[ord]; p != nil && p.Metadata.Annotations[api.AnnotationStopped] == "true" &&
+			p.Metadata.Labels[api.LabelControllerRevisionHash] != rev {
+			return stopThenDelete(p) // under way
+		}
+	}
 	for ord := range want {
 		if p := byOrd[ord]; p == nil || !runningAndReady(p) {
 			return nil
@@ -265,7 +297,7 @@ func (w *Workloads) statefulUpdate(ss *api.StatefulSet, byOrd map[int]*api.Pod, 
 	for ord := want - 1; ord >= partition; ord-- {
 		if p := byOrd[ord]; p.Metadata.Labels[api.LabelControllerRevisionHash] != rev {
 			w.log.Info("updating stateful pod", "pod", p.Metadata.Namespace+"/"+p.Metadata.Name, "revision", rev)
-			return []fsm.Op{deleteOp("Pod", &p.Metadata)}
+			return stopThenDelete(p)
 		}
 	}
 	return nil

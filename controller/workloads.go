@@ -80,6 +80,9 @@ type Workloads struct {
 	// badNodes: by ReplicaSet UID, the nodes where its pods could not
 	// start lately, and when.
 	badNodes map[string]map[string]time.Time
+	// next is when a round must run at the latest for a deadline (a
+	// node's grace running out); zero: none.
+	next time.Time
 }
 
 // WorkloadsStats counts what the controllers wrote.
@@ -128,21 +131,26 @@ func (w *Workloads) count(f func(s *WorkloadsStats)) {
 
 // Run reconciles until ctx ends (leadership lost).
 func (w *Workloads) Run(ctx context.Context) {
-	tick := time.NewTicker(w.cfg.Resync)
-	defer tick.Stop()
 	for ctx.Err() == nil {
 		_, changed := w.cfg.FSM.Applied()
 		if err := w.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("reconcile workloads", "err", err)
 		}
+		wait := w.cfg.Resync
+		w.mu.Lock()
+		if !w.next.IsZero() {
+			wait = min(wait, max(time.Until(w.next), time.Millisecond))
+		}
+		w.mu.Unlock()
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			return
 		case <-changed:
 			// Let a burst of commits (pod reports) gather into one round.
 			sleepCtx(ctx, 20*time.Millisecond)
-		case <-tick.C:
+		case <-t.C:
 		}
+		t.Stop()
 	}
 }
 

@@ -44,11 +44,18 @@ func (s *wlSim) nodesAct() {
 	for _, r := range recs {
 		p := r.Pod()
 		ready := !s.bad[p.Spec.Containers[0].Image]
-		if p.Status.Phase == api.PodRunning && p.Ready() == ready {
+		stopped := p.Metadata.Annotations[api.AnnotationStopped] == "true"
+		if p.Status.Phase == api.PodRunning && p.Ready() == ready && !stopped {
 			continue
 		}
 		st := api.PodStatus{Phase: api.PodRunning, Conditions: []api.PodCondition{{Type: api.PodReady, Status: api.ConditionFalse, LastTransitionTime: s.now.Format(time.RFC3339)}}}
-		if ready {
+		switch {
+		case stopped:
+			if len(p.Status.ContainerStatuses) > 0 {
+				continue
+			}
+			st.ContainerStatuses = []api.ContainerStatus{{Name: "c", State: api.ContainerState{Terminated: &api.ContainerStateTerminated{ExitCode: 0}}}}
+		case ready:
 			st.Conditions[0].Status = api.ConditionTrue
 		}
 		reports = append(reports, fsm.PodStatusReport{Namespace: p.Metadata.Namespace, Name: p.Metadata.Name, UID: p.Metadata.UID, Status: st})
@@ -354,7 +361,12 @@ func TestStatefulSetOrdered(t *testing.T) {
 	ss.Spec.Replicas = &one
 	ss.Metadata.ResourceVersion = ""
 	s.a.write(t, ss)
-	s.reconcile()
+	s.reconcile() // db-2 is asked to stop
+	if got := s.podNames(); !slices.Equal(got, []string{"db-0", "db-1", "db-2"}) {
+		t.Fatalf("db-2 deleted before it stopped: %v", got)
+	}
+	s.nodesAct()  // and stops
+	s.reconcile() // then goes
 	if got := s.podNames(); !slices.Equal(got, []string{"db-0", "db-1"}) {
 		t.Fatalf("first step of scaling down: %v", got)
 	}
@@ -406,5 +418,41 @@ func TestReplicaSetReplacesPodThatCannotStart(t *testing.T) {
 	a := got[0].Spec.Affinity
 	if a == nil || a.NodeAffinity == nil || len(a.NodeAffinity.Preferred) != 1 || a.NodeAffinity.Preferred[0].Preference.MatchFields[0].Values[0] != "n1" {
 		t.Fatalf("the replacement does not avoid n1: %+v", a)
+	}
+}
+
+// A rolling update replaces the pods from the highest ordinal down to the
+// partition, each stopped before it is made again.
+func TestStatefulSetPartitionedUpdate(t *testing.T) {
+	s := newWLSim(t)
+	mk := func(image string) *api.StatefulSet {
+		ss := &api.StatefulSet{Metadata: api.ObjectMeta{Name: "db", Namespace: "default"}}
+		three, one := int32(3), int32(1)
+		ss.Spec.Replicas = &three
+		ss.Spec.Selector = &api.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
+		ss.Spec.Template.Metadata.Labels = map[string]string{"app": "db"}
+		ss.Spec.Template.Spec.Containers = []api.Container{{Name: "c", Image: image}}
+		ss.Spec.UpdateStrategy.RollingUpdate = &api.RollingUpdateStatefulSetStrategy{Partition: &one}
+		return ss
+	}
+	s.a.write(t, mk("img:1"))
+	s.settle(0)
+	s.a.write(t, mk("img:2"))
+	var order []string
+	for range 40 {
+		before := map[string]string{}
+		for _, p := range s.pods(false) {
+			before[p.Metadata.Name] = p.Spec.Containers[0].Image
+		}
+		s.reconcile()
+		s.nodesAct()
+		for _, p := range s.pods(false) {
+			if img := p.Spec.Containers[0].Image; img == "img:2" && before[p.Metadata.Name] != img {
+				order = append(order, p.Metadata.Name)
+			}
+		}
+	}
+	if fmt.Sprint(order) != "[db-2 db-1]" {
+		t.Fatalf("pods updated in the order %v, want [db-2 db-1] (db-0 below the partition)", order)
 	}
 }

@@ -55,27 +55,27 @@ image=berth.local/busybox:test
 for _ in $(seq 1 100); do "$bin" image load "$state/busybox.tar" >/dev/null 2>&1 && break; sleep 0.2; done
 "$bin" image load "$state/busybox.tar"
 
-# The demo web app: 3 replicas of busybox httpd, each page naming its pod.
-if ! "$bin" get pod web-0 >/dev/null 2>&1; then
-	"$bin" run -d --name web --replicas 3 --memory 32m "$image" \
-		sh -c 'mkdir -p /tmp/www && echo "hello from pod $(hostname)" >/tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www'
-fi
-for _ in $(seq 1 150); do
-	[[ $("$bin" ps -q 2>/dev/null | wc -l) -ge 3 ]] && [[ $("$bin" ps | grep -c ' Running ') -ge 3 ]] && break
-	sleep 0.2
-done
+# The demo web app: a Deployment of 3 replicas of busybox httpd, each
+# page naming its pod.
+"$bin" apply -f examples/web.yaml >/dev/null
+"$bin" rollout status deployment/web --timeout 60s
 echo
 "$bin" ps
 echo
 ips=$("$bin" get pods -o json | grep -o '"podIP": *"[0-9.]*"' | grep -o '[0-9.]*[0-9]' || true)
+first=$("$bin" get pods -l app=web -o name | head -1 | sed 's|^pod/||')
 echo "Berth is running: one dev server (also a worker node), API on 127.0.0.1:7400 (log: $state/agent.log)."
 echo "The demo app answers on each pod's IP:"
 for ip in $ips; do echo "  curl http://$ip/"; done
 cat <<TXT
 Try next:
   $bin ps                              # pods: node, IP, status, restarts
-  $bin logs -f web-0                   # its log, followed
-  $bin exec -it web-0 -- sh            # a shell in it
+  $bin get deployments                 # READY, UP-TO-DATE, AVAILABLE
+  $bin scale deployment/web --replicas 5
+  $bin logs -f $first                  # a pod's log, followed
+  $bin exec -it $first -- sh           # a shell in it
+  $bin rollout restart deployment/web && $bin rollout status deployment/web
+  $bin rollout history deployment/web
   $bin run -d --name hello -p 8080:80 $image httpd -f -p 80 -h /www && curl http://127.0.0.1:8080/
   $bin describe node dev               # capacity, labels, GPUs (through NVML)
 Stop it with: make stop

@@ -77,6 +77,9 @@ func TestStatefulSet(t *testing.T) {
 		}
 	})
 	apply(t, s1, dbStatefulSet)
+	if out := mustBerth(t, s1, "rollout", "status", "statefulset/db", "--timeout", "90s"); !strings.Contains(out, "roll out complete: 3 new pods") {
+		t.Fatalf("rollout status statefulset/db:\n%s", out)
+	}
 	ps := waitReady(t, cl, "db", 3, 90*time.Second, nil)
 	order.Stop()
 	if orderErr != nil {
