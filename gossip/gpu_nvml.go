@@ -30,30 +30,43 @@ func NVML() GPUSource { return &gpuNVML{lib: nvml.New()} }
 
 // GPUs initialises NVML, reads each device and shuts NVML down again.
 func (s *gpuNVML) GPUs() ([]api.NodeGPU, error) {
+	var gpus []api.NodeGPU
+	err := s.session(func(n int) error {
+		for i := range n {
+			g, err := gpuNVMLDevice(s.lib, i)
+			if err != nil {
+				return err
+			}
+			gpus = append(gpus, g)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gpus, nil
+}
+
+// session initialises NVML, calls f with the number of devices and shuts
+// NVML down again, one session at a time. Without the library or the
+// driver f is not called and there is no error: no GPUs.
+func (s *gpuNVML) session(f func(devices int) error) error {
 	gpuNVMLMu.Lock()
 	defer gpuNVMLMu.Unlock()
 	switch ret := s.lib.Init(); ret {
 	case nvml.SUCCESS:
 	case nvml.ERROR_LIBRARY_NOT_FOUND, nvml.ERROR_DRIVER_NOT_LOADED:
-		return nil, nil
+		return nil
 	default:
-		return nil, fmt.Errorf("gossip: nvml: init: %w", ret)
+		return fmt.Errorf("gossip: nvml: init: %w", ret)
 	}
 	// A failed shutdown changes nothing of what was read.
 	defer s.lib.Shutdown()
 	n, ret := s.lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("gossip: nvml: count devices: %w", ret)
+		return fmt.Errorf("gossip: nvml: count devices: %w", ret)
 	}
-	var gpus []api.NodeGPU
-	for i := range n {
-		g, err := gpuNVMLDevice(s.lib, i)
-		if err != nil {
-			return nil, err
-		}
-		gpus = append(gpus, g)
-	}
-	return gpus, nil
+	return f(n)
 }
 
 // gpuNVMLDevice reads the GPU at index i of an initialised NVML.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/client"
@@ -78,15 +77,4 @@ func firstWrite(ctx context.Context, c *Cluster, dead *Server, trial int) (time.
 	case <-ctx.Done():
 		return time.Time{}, fmt.Errorf("no write acknowledged within 30 s of killing %s", dead.Name)
 	}
-}
-
-// Percentile is the p-th percentile (0–100) of ds, nearest rank.
-func Percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.999999) - 1
-	return s[max(0, min(i, len(s)-1))]
 }

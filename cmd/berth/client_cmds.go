@@ -89,18 +89,24 @@ func commandTimeout(cmd *cobra.Command) (time.Duration, error) {
 	return d, nil
 }
 
-// newClient returns a client of the servers named by --addr and a function
-// that closes it. It does not connect: the first call does.
+// newClient returns a client of the servers named by --addr, each call
+// bounded by --timeout, and a function that closes it. It does not
+// connect: the first call does.
 func newClient(cmd *cobra.Command) (*client.Client, func(), error) {
+	timeout, err := commandTimeout(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newClientWith(cmd, timeout)
+}
+
+// newClientWith is newClient with each call bounded by timeout.
+func newClientWith(cmd *cobra.Command, timeout time.Duration) (*client.Client, func(), error) {
 	addr, err := cmd.Flags().GetString("addr")
 	if err != nil {
 		return nil, nil, err
 	}
 	addrs, err := parseAddrs(addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	timeout, err := commandTimeout(cmd)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -59,19 +59,7 @@ func newRolloutStatusCmd() *cobra.Command {
 // watchClient is newClient for a command whose --timeout bounds a watch,
 // not each call, and may be 0: each call is bounded by 30 s.
 func watchClient(cmd *cobra.Command) (*client.Client, func(), error) {
-	addr, err := cmd.Flags().GetString("addr")
-	if err != nil {
-		return nil, nil, err
-	}
-	addrs, err := parseAddrs(addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := client.New(addrs, client.WithTimeout(30*time.Second), client.WithUnreachableTimeout(2*time.Second))
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, func() { c.Close() }, nil
+	return newClientWith(cmd, 30*time.Second)
 }
 
 // errTimedOut is rollout status's error when its --timeout passes.

@@ -28,8 +28,9 @@ var allowed = map[string][]string{
 	"client":                  {"api", "proto/berthpb"},
 	"agent":                   {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume"},
 	"cmd/berth":               {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume", "agent", "client"},
-	"jepsen":                  {"api", "proto/berthpb", "client", "internal/testcluster", "internal/testnet"},
-	"jepsen/cmd/berth-jepsen": {"jepsen", "api", "proto/berthpb", "client", "internal/testnet"},
+	"jepsen":                  {"api", "proto/berthpb", "client", "internal/testcluster", "internal/testnet", "internal/stats"},
+	"jepsen/cmd/berth-jepsen": {"jepsen", "api", "proto/berthpb", "client", "internal/testnet", "internal/stats"},
+	"internal/stats":          {},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -588,6 +588,17 @@ func CLI(tb testing.TB, addr, stdin string, args ...string) (stdout, stderr stri
 	return out.String(), errb.String(), code
 }
 
+// MustCLI runs the berth binary against an API address, with no stdin,
+// fails the test on a non-zero exit, and returns what it printed.
+func MustCLI(tb testing.TB, addr string, args ...string) string {
+	tb.Helper()
+	out, errs, code := CLI(tb, addr, "", args...)
+	if code != 0 {
+		tb.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
 // Eventually retries f every 100 ms until it returns nil, and fails the
 // test with f's last error when d has passed.
 func Eventually(tb testing.TB, d time.Duration, f func() error) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/internal/stats"
 	"github.com/berth-dev/berth/internal/testcluster"
 )
 
@@ -55,7 +56,7 @@ func BenchmarkDetection(b *testing.B) {
 			what string
 			d    []time.Duration
 		}{{"kill -9", killed}, {"SIGSTOP", stopped}} {
-			p50, p99 := percentile(r.d, 50), percentile(r.d, 99)
+			p50, p99 := stats.Percentile(r.d, 50), stats.Percentile(r.d, 99)
 			b.Logf("%s → NotReady over %d trials: p50 %v, p99 %v, max %v", r.what, len(r.d), p50, p99, slices.Max(r.d))
 			name := strings.Fields(r.what)[0]
 			b.ReportMetric(p50.Seconds(), name+"-p50-s")
@@ -123,12 +124,4 @@ func BenchmarkNoFalseNotReady(b *testing.B) {
 	}
 	b.Logf("%v under load (%d writes): %d false NotReady", soak, writes.Load(), falseNotReady)
 	b.ReportMetric(float64(falseNotReady), "false-NotReady")
-}
-
-// percentile returns the p-th percentile (nearest rank).
-func percentile(d []time.Duration, p int) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	return s[max(0, min(len(s)-1, i-1))]
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/client"
 	"github.com/berth-dev/berth/driver"
+	"github.com/berth-dev/berth/internal/stats"
 	"github.com/berth-dev/berth/internal/testimage"
 )
 
@@ -61,14 +61,14 @@ func BenchmarkStartLatency(b *testing.B) {
 		berthTimes = append(berthTimes, time.Since(start))
 	}
 	report := func(name string, d []time.Duration) {
-		b.Logf("%-22s p50 %v  p95 %v  p99 %v", name, percentile(d, 0.5).Round(time.Millisecond), percentile(d, 0.95).Round(time.Millisecond), percentile(d, 0.99).Round(time.Millisecond))
+		b.Logf("%-22s p50 %v  p95 %v  p99 %v", name, stats.Percentile(d, 50).Round(time.Millisecond), stats.Percentile(d, 95).Round(time.Millisecond), stats.Percentile(d, 99).Round(time.Millisecond))
 	}
 	report("ctr run -d", ctrTimes)
 	report("berth pod to Running", berthTimes)
-	b.Logf("ratio berth/ctr: p50 %.2f, p95 %.2f", float64(percentile(berthTimes, 0.5))/float64(percentile(ctrTimes, 0.5)),
-		float64(percentile(berthTimes, 0.95))/float64(percentile(ctrTimes, 0.95)))
-	b.ReportMetric(float64(percentile(berthTimes, 0.5).Milliseconds()), "berth-p50-ms")
-	b.ReportMetric(float64(percentile(ctrTimes, 0.5).Milliseconds()), "ctr-p50-ms")
+	b.Logf("ratio berth/ctr: p50 %.2f, p95 %.2f", float64(stats.Percentile(berthTimes, 50))/float64(stats.Percentile(ctrTimes, 50)),
+		float64(stats.Percentile(berthTimes, 95))/float64(stats.Percentile(ctrTimes, 95)))
+	b.ReportMetric(float64(stats.Percentile(berthTimes, 50).Milliseconds()), "berth-p50-ms")
+	b.ReportMetric(float64(stats.Percentile(ctrTimes, 50).Milliseconds()), "ctr-p50-ms")
 	for i := range serial {
 		if _, err := cl.Delete(ctx, client.Ref{Kind: "Pod", Namespace: "default", Name: fmt.Sprintf("lat%d", i)}); err != nil {
 			b.Fatal(err)
@@ -183,10 +183,4 @@ func purgeNamespace(ns string) {
 	for _, c := range cs {
 		_ = rt.RemoveContainer(ctx, c.ID)
 	}
-}
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(float64(len(s))*p))]
 }

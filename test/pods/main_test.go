@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,11 +32,7 @@ func berth(t testing.TB, addr string, args ...string) (stdout, stderr string, co
 
 func mustBerth(t testing.TB, addr string, args ...string) string {
 	t.Helper()
-	out, errs, code := berth(t, addr, args...)
-	if code != 0 {
-		t.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
+	return testcluster.MustCLI(t, addr, args...)
 }
 
 // startCluster starts servers (and workers) that run pods on the test's

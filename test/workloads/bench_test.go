@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/internal/stats"
 	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/internal/testpods"
 )
@@ -54,13 +55,6 @@ func trials(def int) int {
 	return def
 }
 
-func percentile(ds []time.Duration, p float64) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s)-1) * p)
-	return s[i]
-}
-
 // BenchmarkWorkerFailover: 3 servers and 3 workers, a Deployment of 30
 // pods on the workers; kill -9 of the worker holding most of them (agent
 // and containers), and the time until all 30 are Running and ready with
@@ -72,7 +66,7 @@ func BenchmarkWorkerFailover(b *testing.B) {
 	for _, grace := range []time.Duration{10 * time.Second, 3 * time.Second} {
 		b.Run("grace="+grace.String(), func(b *testing.B) {
 			times := failoverTrials(b, grace, trials(20))
-			p50, p99 := percentile(times, 0.5), percentile(times, 0.99)
+			p50, p99 := stats.Percentile(times, 50), stats.Percentile(times, 99)
 			b.ReportMetric(p50.Seconds(), "p50-s")
 			b.ReportMetric(p99.Seconds(), "p99-s")
 			b.Logf("--node-down-grace %v, %d trials: p50 %v p99 %v max %v", grace, len(times),

@@ -26,11 +26,7 @@ func berth(t testing.TB, addr string, args ...string) (stdout, stderr string, co
 
 func mustBerth(t testing.TB, addr string, args ...string) string {
 	t.Helper()
-	out, errs, code := berth(t, addr, args...)
-	if code != 0 {
-		t.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
+	return testcluster.MustCLI(t, addr, args...)
 }
 
 // apply applies a manifest through the CLI.

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/internal/stats"
 	"github.com/berth-dev/berth/jepsen"
 )
 
@@ -117,9 +118,9 @@ func runMatrix(ctx context.Context, base jepsen.Config, dir func(string) string,
 			ok = false
 		}
 		if len(times) > 0 {
-			p99 := jepsen.Percentile(times, 99)
+			p99 := stats.Percentile(times, 99)
 			fmt.Printf("\nleader kill -9, 3 servers, %d trials: new leader accepting writes after p50 %v, p99 %v, max %v (goal: p99 ≤ 2s)\n",
-				len(times), jepsen.Percentile(times, 50).Round(time.Millisecond), p99.Round(time.Millisecond), jepsen.Percentile(times, 100).Round(time.Millisecond))
+				len(times), stats.Percentile(times, 50).Round(time.Millisecond), p99.Round(time.Millisecond), stats.Percentile(times, 100).Round(time.Millisecond))
 			ok = ok && p99 <= 2*time.Second
 		}
 	}
