@@ -72,6 +72,9 @@ func FreePort(tb testing.TB) int {
 	}
 	for range 1000 {
 		port := lo + rand.IntN(max(1, hi-lo))
+		if !reservePort(tb, port) {
+			continue
+		}
 		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 		if err != nil {
 			continue
@@ -86,6 +89,38 @@ func FreePort(tb testing.TB) int {
 	}
 	tb.Fatalf("testcluster: no free port in %d-%d", lo, hi)
 	return 0
+}
+
+// reservePort claims a port for this test, so that two test binaries
+// running side by side never both pick it between the check and their
+// agent's bind: a file named for the port under the temporary folder,
+// created exclusively, holding this process's pid, removed when the test
+// ends. The file of a process that is gone is taken over.
+func reservePort(tb testing.TB, port int) bool {
+	dir := filepath.Join(os.TempDir(), "berth-test-ports")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return true // no reservations: the bind check alone
+	}
+	path := filepath.Join(dir, strconv.Itoa(port))
+	for range 2 {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			fmt.Fprint(f, os.Getpid())
+			f.Close()
+			tb.Cleanup(func() { os.Remove(path) })
+			return true
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && (pid == os.Getpid() || syscall.Kill(pid, 0) == nil) {
+			return false // held by a live process (this one included)
+		}
+		os.Remove(path) // stale: its process is gone
+	}
+	return false
 }
 
 // GossipKey returns a random gossip key (base64), so that the agents of
