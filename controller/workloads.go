@@ -131,6 +131,9 @@ func (w *Workloads) count(f func(s *WorkloadsStats)) {
 
 // Run reconciles until ctx ends (leadership lost).
 func (w *Workloads) Run(ctx context.Context) {
+	if !w.barrier(ctx) {
+		return
+	}
 	for ctx.Err() == nil {
 		_, changed := w.cfg.FSM.Applied()
 		if err := w.Reconcile(ctx); err != nil && ctx.Err() == nil {
@@ -152,6 +155,22 @@ func (w *Workloads) Run(ctx context.Context) {
 		}
 		t.Stop()
 	}
+}
+
+// barrier commits an empty command and waits for it: a new leader's
+// state machine may not have applied every committed entry yet, and a
+// round on such a view would make pods that exist already. It reports
+// false when ctx ended first.
+func (w *Workloads) barrier(ctx context.Context) bool {
+	for ctx.Err() == nil {
+		_, err := w.cfg.Proposer.Apply(ctx, &fsm.Command{Type: fsm.CmdWrite, Time: w.cfg.Now().UTC().Format(time.RFC3339)})
+		if err == nil {
+			return true
+		}
+		w.log.Debug("barrier", "err", err)
+		sleepCtx(ctx, 200*time.Millisecond)
+	}
+	return false
 }
 
 // Reconcile runs every controller once over one view of the store.

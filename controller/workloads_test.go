@@ -456,3 +456,28 @@ func TestStatefulSetPartitionedUpdate(t *testing.T) {
 		t.Fatalf("pods updated in the order %v, want [db-2 db-1] (db-0 below the partition)", order)
 	}
 }
+
+// Parallel makes every pod at once, and removes the extra ones at once.
+func TestStatefulSetParallel(t *testing.T) {
+	s := newWLSim(t)
+	mk := func(n int32) *api.StatefulSet {
+		ss := &api.StatefulSet{Metadata: api.ObjectMeta{Name: "db", Namespace: "default"}}
+		ss.Spec.Replicas = &n
+		ss.Spec.PodManagementPolicy = api.ParallelPodManagement
+		ss.Spec.Selector = &api.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
+		ss.Spec.Template.Metadata.Labels = map[string]string{"app": "db"}
+		ss.Spec.Template.Spec.Containers = []api.Container{{Name: "c", Image: "img:1"}}
+		return ss
+	}
+	s.a.write(t, mk(3))
+	s.reconcile()
+	if got := s.podNames(); !slices.Equal(got, []string{"db-0", "db-1", "db-2"}) {
+		t.Fatalf("after one round: %v", got)
+	}
+	s.settle(0)
+	s.a.write(t, mk(1))
+	s.reconcile()
+	if got := s.podNames(); !slices.Equal(got, []string{"db-0"}) {
+		t.Fatalf("after scaling down: %v", got)
+	}
+}
