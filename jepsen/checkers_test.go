@@ -1,6 +1,7 @@
 package jepsen
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -160,5 +161,31 @@ func TestCheckCapacity(t *testing.T) {
 	}
 	if bound, peak := schedStats(over); bound != 4 || peak != 1500 {
 		t.Fatalf("schedStats = %d bindings, peak %dm; want 4, 1500m", bound, peak)
+	}
+}
+
+// The controllers' history checker finds a Deployment pod too many at one
+// revision, and a StatefulSet pod outside its ordinals; a replacement made
+// after its pod was deleted is fine.
+func TestCheckControllerHistory(t *testing.T) {
+	add := func(rev uint64, name, app string) watchEvent {
+		return watchEvent{Revision: rev, Type: "ADDED", Name: name, App: app}
+	}
+	del := func(rev uint64, name string) watchEvent { return watchEvent{Revision: rev, Type: "DELETED", Name: name} }
+	var ok []watchEvent
+	for i := range ctrlDeploymentPods {
+		ok = append(ok, add(uint64(1+i), fmt.Sprintf("web-%d", i), ctrlDeployment))
+	}
+	ok = append(ok, del(10, "web-0"), add(11, "web-9", ctrlDeployment), add(12, ctrlStatefulSet+"-2", ctrlStatefulSet))
+	if bad, deleted, made := checkControllerHistory(ok); len(bad) != 0 || deleted != 1 || made != ctrlDeploymentPods+2 {
+		t.Fatalf("a valid history: %v, %d deleted, %d made", bad, deleted, made)
+	}
+	extra := append(slices.Clone(ok), add(13, "web-10", ctrlDeployment))
+	if bad, _, _ := checkControllerHistory(extra); len(bad) != 1 || !strings.Contains(bad[0], "revision 13: 5 pods of the Deployment") {
+		t.Fatalf("a pod too many: %v", bad)
+	}
+	stray := append(slices.Clone(ok), add(13, ctrlStatefulSet+"-7", ctrlStatefulSet))
+	if bad, _, _ := checkControllerHistory(stray); len(bad) != 1 || !strings.Contains(bad[0], "none of its ordinals") {
+		t.Fatalf("a stray StatefulSet pod: %v", bad)
 	}
 }

@@ -117,7 +117,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	began := time.Now()
 	logf("jepsen: %s, seed %d, report in %s", cfg.Name(), cfg.Seed, cfg.Dir)
-	c, err := StartCluster(ctx, cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.Servers, "--capacity", schedCapacity)
+	c, err := StartCluster(ctx, cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.Servers, "--capacity", schedCapacity,
+		"--node-down-grace", ctrlNodeDownGrace.String())
 	if err != nil {
 		return nil, err
 	}

@@ -18,8 +18,7 @@ import (
 // more than it can (its allocatable), at any revision. The servers run no
 // containers (no containerd): placement is what is checked, not running.
 //
-// The other scheduling checks (one pod per StatefulSet identity,
-// replicas Running again after the heal) wait for the controllers.
+// The controllers run beside it (controllers.go).
 
 // schedCapacity is every server's node capacity in the run.
 const schedCapacity = "cpu=2,memory=4Gi,pods=20"
@@ -49,7 +48,10 @@ func (w *schedWorkload) setup(ctx context.Context, cl *client.Client) error {
 	if err != nil {
 		return err
 	}
-	w.w, err = w.env.startWatcher(0, "Pod", rev)
+	if w.w, err = w.env.startWatcher(0, "Pod", rev); err != nil {
+		return err
+	}
+	_, err = cl.Apply(ctx, controllerObjects()...)
 	return err
 }
 
@@ -128,7 +130,13 @@ func (w *schedWorkload) check(ctx context.Context, dir string) []Verdict {
 	v.Valid = len(v.Details) == 0 && bound > 0
 	v.Summary = fmt.Sprintf("%d pod events replayed, %d bindings, the fullest node at %dm CPU of %s; %d violations",
 		len(w.w.events), bound, peak, schedCapacity, len(v.Details))
-	return []Verdict{v}
+	cv := Verdict{Checker: "controllers (no extra pods, all back after the heal)"}
+	var deleted, made int
+	cv.Details, deleted, made = checkControllerHistory(w.w.events)
+	cv.Summary = fmt.Sprintf("%d pods made, %d deleted (evicted), %d violations in the pod history", made, deleted, len(cv.Details))
+	checkControllersHealed(ctx, cl, &cv)
+	cv.Valid = len(cv.Details) == 0
+	return []Verdict{v, cv}
 }
 
 // checkCapacity replays pod events revision by revision and reports every

@@ -29,6 +29,8 @@ type watchEvent struct {
 	// Node and Requests: a pod's spec.nodeName and requests (sched).
 	Node     string        `json:"node,omitempty"`
 	Requests api.Resources `json:"requests,omitzero"`
+	// App is a pod's label app (the controllers' pods).
+	App string `json:"app,omitempty"`
 }
 
 // watcher follows one kind's changes in namespace default from a start
@@ -64,7 +66,7 @@ func (e *env) startWatcher(i int, kind string, from uint64) (*watcher, error) {
 				m := ev.Object.GetObjectMeta()
 				we := watchEvent{Revision: ev.Revision, Type: ev.Type, Name: m.Name, RV: m.ResourceVersion, At: e.h.Now()}
 				if pod, ok := ev.Object.(*api.Pod); ok {
-					we.Node, we.Requests = pod.Spec.NodeName, pod.Requests()
+					we.Node, we.Requests, we.App = pod.Spec.NodeName, pod.Requests(), m.Labels["app"]
 				}
 				w.events = append(w.events, we)
 			}
