@@ -171,7 +171,9 @@ func TestCheckControllerHistory(t *testing.T) {
 	add := func(rev uint64, name, app string) watchEvent {
 		return watchEvent{Revision: rev, Type: "ADDED", Name: name, App: app}
 	}
-	del := func(rev uint64, name string) watchEvent { return watchEvent{Revision: rev, Type: "DELETED", Name: name} }
+	del := func(rev uint64, name string) watchEvent {
+		return watchEvent{Revision: rev, Type: "DELETED", Name: name}
+	}
 	var ok []watchEvent
 	for i := range ctrlDeploymentPods {
 		ok = append(ok, add(uint64(1+i), fmt.Sprintf("web-%d", i), ctrlDeployment))
