@@ -13,4 +13,12 @@
 //
 //	s := controller.NewScheduler(controller.SchedulerConfig{FSM: f, Proposer: node})
 //	node.OnLeader(func(ctx context.Context) { go s.Run(ctx) })
+//
+// The node lifecycle (Nodes) keeps a Node per gossip member. The workload
+// controllers (Workloads) keep the pods of Deployments (through their
+// ReplicaSets), ReplicaSets and StatefulSets, and evict the pods of nodes
+// down past their grace; their timings, and the fence that keeps a
+// StatefulSet's pod from running twice, are written in workloads.go. The
+// autoscaler (Autoscaler) scales them on the pods' CPU and GPU use, which
+// it asks of the nodes through a MetricsSource.
 package controller

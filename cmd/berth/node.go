@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -212,6 +213,11 @@ func drain(ctx context.Context, c *client.Client, w io.Writer, node string, o dr
 	if err := updateNode(ctx, c, w, node, "cordoned", drainNode); err != nil {
 		return err
 	}
+	// A StatefulSet's pod is made again elsewhere once deleted: it must
+	// have stopped here first, or two would run with one identity.
+	if err := stopStateful(ctx, c, w, plan.stateful, o.timeout); err != nil {
+		return err
+	}
 	var groups [][]client.Ref
 	for _, p := range plan.unmanaged {
 		groups = append(groups, []client.Ref{{Kind: "Pod", Namespace: p.Metadata.Namespace, Name: p.Metadata.Name}})
@@ -233,6 +239,52 @@ func drain(ctx context.Context, c *client.Client, w io.Writer, node string, o dr
 		}
 	}
 	return waitDrained(ctx, c, w, node, o.timeout)
+}
+
+// stopStateful has the node stop the StatefulSet pods (the stopped
+// annotation) and waits until none of their containers runs, or timeout
+// (0: 5 minutes) passes. A node that does not answer cannot stop them: its
+// pods move once the leader has fenced it, not before.
+func stopStateful(ctx context.Context, c *client.Client, w io.Writer, pods []*api.Pod, timeout time.Duration) error {
+	if len(pods) == 0 {
+		return nil
+	}
+	for _, p := range pods {
+		if _, err := updatePod(ctx, c, p, stopPod); err != nil && !client.IsNotFound(err) {
+			return userError(err)
+		}
+		fmt.Fprintf(w, "stopping pod %s/%s\n", p.Metadata.Namespace, p.Metadata.Name)
+	}
+	deadline := time.Now().Add(cmp.Or(timeout, 5*time.Minute))
+	for {
+		running := []string{}
+		for _, p := range pods {
+			obj, err := c.Get(ctx, "Pod", p.Metadata.Namespace, p.Metadata.Name)
+			if client.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return userError(err)
+			}
+			for _, cs := range obj.(*api.Pod).Status.ContainerStatuses {
+				if cs.State.Running != nil {
+					running = append(running, p.Metadata.Namespace+"/"+p.Metadata.Name)
+					break
+				}
+			}
+		}
+		if len(running) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("drain: %s did not stop; if the node is down, its StatefulSet pods move once it is fenced", strings.Join(running, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // waitDrained waits until no pod that has not terminated is bound to node,

@@ -169,6 +169,25 @@ func TestStatefulSet(t *testing.T) {
 	if moved < fenceLease {
 		t.Fatalf("%s moved %v after the pause, before the lease of %v ran out", name, moved, fenceLease)
 	}
+
+	// Drain with --delete-local-data: the pod stops, then starts on
+	// another node with a new claim, never both at once.
+	p := podNamed(pods(t, cl, "db"), name)
+	from := p.Spec.NodeName
+	watch = watchRunning(t, rts, name)
+	out = mustBerth(t, s1, "drain", from, "--delete-local-data", "--force", "--timeout", "2m")
+	if !strings.Contains(out, "stopping pod default/"+name) || !strings.Contains(out, "drained") {
+		t.Fatalf("drain said:\n%s", out)
+	}
+	eventually(t, 60*time.Second, func() error {
+		q := podNamed(pods(t, cl, "db"), name)
+		if q == nil || q.Spec.NodeName == from || !q.Ready() {
+			return fmt.Errorf("%s not running off %s yet", name, from)
+		}
+		return nil
+	})
+	t.Logf("drain of %s: %v", from, watch.stop())
+	mustBerth(t, s1, "uncordon", from)
 }
 
 func podNamed(ps []*api.Pod, name string) *api.Pod {
