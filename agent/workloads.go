@@ -461,38 +461,11 @@ func (s *workloadsServer) ImageList(ctx context.Context, req *pb.ImageListReques
 }
 
 // eachNode calls fn for every live member at once (addr "" for this
-// agent) and returns the answers in name order.
+// agent) and returns the answers in name order, each named for its node.
 func (a *Agent) eachNode(ctx context.Context, fn func(ctx context.Context, name, addr string) *pb.NodeImages) []*pb.NodeImages {
-	var out []*pb.NodeImages
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, m := range a.pool.Members() {
-		if m.State != gossip.StateAlive {
-			continue
-		}
-		addr := m.Meta.API
-		if m.Name == a.cfg.Name {
-			addr = ""
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := fn(ctx, m.Name, addr)
-			r.Node = m.Name
-			mu.Lock()
-			out = append(out, r)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	slices.SortFunc(out, func(x, y *pb.NodeImages) int {
-		if x.Node < y.Node {
-			return -1
-		}
-		if x.Node > y.Node {
-			return 1
-		}
-		return 0
+	return eachMember(a, func(name, addr string) *pb.NodeImages {
+		r := fn(ctx, name, addr)
+		r.Node = name
+		return r
 	})
-	return out
 }
