@@ -26,6 +26,12 @@ type PodSpec struct {
 	AssignedGPUs                  []string `json:"assignedGPUs,omitempty"`
 	TerminationGracePeriodSeconds *int64   `json:"terminationGracePeriodSeconds,omitempty"`
 	Volumes                       []Volume `json:"volumes,omitempty"`
+	// Hostname is the pod's host name (default: its name). With
+	// Subdomain naming a headless Service of its namespace, the pod has
+	// the DNS name HOSTNAME.SUBDOMAIN.NAMESPACE.svc.cluster.local: a
+	// StatefulSet's pods get both.
+	Hostname  string `json:"hostname,omitempty"`
+	Subdomain string `json:"subdomain,omitempty"`
 }
 
 // Container is one container of a pod.

@@ -28,10 +28,22 @@ var kinds = []KindInfo{
 		New: func() Object { return &Deployment{TypeMeta: TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}} },
 	},
 	{
+		Kind: "Endpoints", APIVersion: "v1", Namespaced: true,
+		Plural: "endpoints", Aliases: []string{"ep"},
+		New: func() Object { return &Endpoints{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Endpoints"}} },
+	},
+	{
 		Kind: "HorizontalPodAutoscaler", APIVersion: "autoscaling/v2", Namespaced: true,
 		Plural: "horizontalpodautoscalers", Aliases: []string{"horizontalpodautoscaler", "hpa"},
 		New: func() Object {
 			return &HorizontalPodAutoscaler{TypeMeta: TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"}}
+		},
+	},
+	{
+		Kind: "Ingress", APIVersion: "networking.k8s.io/v1", Namespaced: true,
+		Plural: "ingresses", Aliases: []string{"ingress", "ing"},
+		New: func() Object {
+			return &Ingress{TypeMeta: TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"}}
 		},
 	},
 	{
@@ -65,6 +77,11 @@ var kinds = []KindInfo{
 		Kind: "Secret", APIVersion: "v1", Namespaced: true,
 		Plural: "secrets", Aliases: []string{"secret"},
 		New: func() Object { return &Secret{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Secret"}} },
+	},
+	{
+		Kind: "Service", APIVersion: "v1", Namespaced: true,
+		Plural: "services", Aliases: []string{"service", "svc"},
+		New: func() Object { return &Service{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Service"}} },
 	},
 	{
 		Kind: "StatefulSet", APIVersion: "apps/v1", Namespaced: true,

@@ -20,7 +20,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("%s: New() = %#v", k.Kind, obj)
 		}
 	}
-	if got := strings.Join(names, ","); got != "ConfigMap,Deployment,HorizontalPodAutoscaler,Namespace,Node,PersistentVolumeClaim,Pod,ReplicaSet,Secret,StatefulSet" {
+	if got := strings.Join(names, ","); got != "ConfigMap,Deployment,Endpoints,HorizontalPodAutoscaler,Ingress,Namespace,Node,PersistentVolumeClaim,Pod,ReplicaSet,Secret,Service,StatefulSet" {
 		t.Errorf("Kinds() = %s", got)
 	}
 	ks[0].Aliases[0] = "mutated"

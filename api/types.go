@@ -136,6 +136,12 @@ func kindOf(obj Object) string {
 		return "Node"
 	case *Deployment:
 		return "Deployment"
+	case *Service:
+		return "Service"
+	case *Endpoints:
+		return "Endpoints"
+	case *Ingress:
+		return "Ingress"
 	case *ReplicaSet:
 		return "ReplicaSet"
 	case *StatefulSet:

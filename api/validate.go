@@ -52,6 +52,8 @@ func Default(obj Object) {
 		defaultNode(o)
 	case *Deployment, *ReplicaSet, *StatefulSet, *PersistentVolumeClaim, *HorizontalPodAutoscaler:
 		defaultApps(o)
+	case *Service, *Endpoints, *Ingress:
+		defaultServices(o)
 	}
 }
 
@@ -109,6 +111,8 @@ func validate(obj Object, prefix string) error {
 		validateNode(l, o)
 	case *Deployment, *ReplicaSet, *StatefulSet, *PersistentVolumeClaim, *HorizontalPodAutoscaler:
 		validateApps(l, o)
+	case *Service, *Endpoints, *Ingress:
+		validateServices(l, o)
 	}
 	if len(l.errs) > 0 {
 		return invalidf("%s: %s", desc, strings.Join(l.errs, "; "))

@@ -63,6 +63,14 @@ func validatePod(l *errList, p *Pod) {
 		validateContainer(l, fmt.Sprintf("spec.containers[%d]", i), &s.Containers[i], names)
 	}
 	validateRuntime(l, s)
+	for _, f := range []struct{ path, v string }{{"spec.hostname", s.Hostname}, {"spec.subdomain", s.Subdomain}} {
+		if f.v == "" {
+			continue
+		}
+		if msg := checkLabel(f.v); msg != "" {
+			l.add(f.path, "%s", msg)
+		}
+	}
 	switch s.RestartPolicy {
 	case "Always", "OnFailure", "Never":
 	default:

@@ -88,6 +88,12 @@ func kindOf(obj api.Object) string {
 		return "PersistentVolumeClaim"
 	case *api.HorizontalPodAutoscaler:
 		return "HorizontalPodAutoscaler"
+	case *api.Service:
+		return "Service"
+	case *api.Endpoints:
+		return "Endpoints"
+	case *api.Ingress:
+		return "Ingress"
 	}
 	return "object"
 }
@@ -221,6 +227,12 @@ func tableHeader(kind string) []string {
 		return []string{"NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "NODE", "AGE"}
 	case "HorizontalPodAutoscaler":
 		return []string{"NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"}
+	case "Service":
+		return []string{"NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"}
+	case "Endpoints":
+		return []string{"NAME", "ENDPOINTS", "AGE"}
+	case "Ingress":
+		return []string{"NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"}
 	}
 	return []string{"NAME", "AGE"}
 }
@@ -246,6 +258,8 @@ func tableColumns(obj api.Object, allocated map[string]api.Resources) []string {
 			gpu = fmt.Sprint(u.GPU) + "/" + gpu
 		}
 		return []string{nodeStatus(o), nodeRoles(o), nodeAddress(o), cpu, mem, gpu}
+	case *api.Service, *api.Endpoints, *api.Ingress:
+		return serviceColumns(o)
 	}
 	return appsColumns(obj)
 }
