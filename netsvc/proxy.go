@@ -1,0 +1,421 @@
+package netsvc
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// The proxy load-balances Services in the kernel, as kube-proxy's iptables
+// mode does: a Service port's virtual IP (and its node port on every local
+// address) jumps to a chain that picks one ready endpoint at random (rule
+// i of n matches with probability 1/(n-i)) and DNATs the connection to it.
+// Conntrack keeps each connection on its endpoint. No source NAT inside the
+// cluster, so pods see their clients' addresses; only node-port traffic
+// (whose replies must come back through the node that took it) and a pod
+// reaching itself through its Service are masqueraded. A port with no
+// ready endpoint is rejected at once (connection refused), not left to
+// time out.
+//
+// All chains of one proxy carry its tag: BSVC-TAG (services, from nat
+// PREROUTING and OUTPUT), BNP-TAG (node ports), BPOST-TAG (masquerade),
+// BFWD-TAG and BREJ-TAG (filter), BS-TAG-HASH (one per service port) and
+// BE-TAG-HASH (one per endpoint). Every sync writes them all in one
+// iptables-restore transaction, so a packet sees the old rules or the new,
+// never half of a change; the jumps from the built-in chains are added
+// once, with the comment "berth-svc:TAG".
+
+// ProxyConfig configures a node's service proxy.
+type ProxyConfig struct {
+	// Tag names this proxy's chains (at most 12 bytes: letters, digits,
+	// since a chain name has at most 28); several proxies can share one
+	// network namespace.
+	Tag string
+	// PodSubnet is this node's pod subnet: when the kernel cannot run
+	// bridged traffic through iptables (no br_netfilter), traffic from it
+	// to one of its own pods through a Service is masqueraded, else the
+	// reply would bypass the DNAT.
+	PodSubnet string
+	Logger    *slog.Logger
+}
+
+// Proxy keeps a node's iptables rules for Services.
+type Proxy struct {
+	cfg  ProxyConfig
+	log  *slog.Logger
+	mu   sync.Mutex
+	last string   // the ruleset last applied
+	have []string // our chains present, by table "nat/NAME"
+	// bridgeNF: bridged packets pass iptables (br_netfilter loaded and on).
+	bridgeNF bool
+	hooked   bool
+}
+
+// masqMark marks packets to masquerade in BPOST (kube-proxy's bit).
+const masqMark = "0x4000/0x4000"
+
+// NewProxy checks the config.
+func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+	if cfg.Tag == "" || len(cfg.Tag) > 12 || strings.ContainsFunc(cfg.Tag, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		return nil, fmt.Errorf("netsvc: proxy tag %q: want 1-12 letters and digits", cfg.Tag)
+	}
+	if _, err := netip.ParsePrefix(cfg.PodSubnet); err != nil {
+		return nil, fmt.Errorf("netsvc: pod subnet %q: %v", cfg.PodSubnet, err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Proxy{cfg: cfg, log: cfg.Logger.With("part", "proxy")}, nil
+}
+
+// hooks are the jumps from the built-in chains into ours.
+func (p *Proxy) hooks() []rule {
+	t := p.cfg.Tag
+	c := []string{"-m", "comment", "--comment", "berth-svc:" + t}
+	j := func(table, chain string, spec ...string) rule {
+		return rule{table, chain, slices.Concat(spec[:len(spec)-1], c, []string{"-j", spec[len(spec)-1]})}
+	}
+	return []rule{
+		j("nat", "PREROUTING", "BSVC-"+t),
+		j("nat", "OUTPUT", "BSVC-"+t),
+		j("nat", "POSTROUTING", "BPOST-"+t),
+		j("filter", "FORWARD", "BFWD-"+t),
+		j("filter", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "BREJ-"+t),
+		j("filter", "FORWARD", "-m", "conntrack", "--ctstate", "NEW", "BREJ-"+t),
+		j("filter", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "BREJ-"+t),
+	}
+}
+
+type rule struct {
+	table, chain string
+	spec         []string
+}
+
+// Start readies the kernel (forwarding; bridged traffic through iptables
+// where br_netfilter is there) and puts the hooks and empty chains in
+// place, first in their built-in chains: a rule of another that accepts
+// a pod's traffic must not come before the rejection of a Service
+// without endpoints.
+func (p *Proxy) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bridgeNF = enableBridgeNF()
+	if !p.bridgeNF {
+		p.log.Warn("bridged traffic does not pass iptables (no br_netfilter): a pod reaching a pod of its own node through a Service is masqueraded")
+	}
+	// Remove what a killed proxy of this tag left, then start clean.
+	if err := p.purge(ctx); err != nil {
+		return err
+	}
+	if err := p.apply(ctx, p.render(nil)); err != nil {
+		return err
+	}
+	for _, h := range p.hooks() {
+		if err := iptables(ctx, h.table, "-I", h.chain, append([]string{"1"}, h.spec...)...); err != nil {
+			return err
+		}
+	}
+	p.hooked = true
+	return nil
+}
+
+// enableBridgeNF turns on iptables for bridged IPv4 traffic in this
+// network namespace, loading br_netfilter if need be; false when the
+// kernel has none.
+func enableBridgeNF() bool {
+	const knob = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	if _, err := os.Stat(knob); err != nil {
+		_ = exec.Command("modprobe", "br_netfilter").Run()
+	}
+	if b, err := os.ReadFile(knob); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return true
+	}
+	return os.WriteFile(knob, []byte("1"), 0o644) == nil
+}
+
+// Update syncs the rules to s. Only a change of the rules is written.
+func (p *Proxy) Update(ctx context.Context, s *State) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.hooked {
+		return errors.New("netsvc: proxy not started")
+	}
+	return p.apply(ctx, p.render(s))
+}
+
+// apply writes a ruleset (render's) unless it is the one in place, and
+// deletes the chains it no longer has.
+func (p *Proxy) apply(ctx context.Context, rs *ruleset) error {
+	text := rs.text(p.have)
+	if text == p.last {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, "iptables-restore", "-w", "--noflush")
+	cmd.Stdin = strings.NewReader(text)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("netsvc: iptables-restore: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	p.last, p.have = text, rs.chains()
+	return nil
+}
+
+// Close removes every rule and chain of the proxy.
+func (p *Proxy) Close(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hooked = false
+	p.last, p.have = "", nil
+	return p.purge(ctx)
+}
+
+// Purge removes what a proxy of tag left in this network namespace.
+func Purge(ctx context.Context, tag string) error {
+	p := &Proxy{cfg: ProxyConfig{Tag: tag}, log: slog.Default()}
+	return p.purge(ctx)
+}
+
+func (p *Proxy) purge(ctx context.Context) error {
+	var errs []error
+	for _, h := range p.hooks() {
+		for iptables(ctx, h.table, "-C", h.chain, h.spec...) == nil {
+			if err := iptables(ctx, h.table, "-D", h.chain, h.spec...); err != nil {
+				errs = append(errs, err)
+				break
+			}
+		}
+	}
+	for _, table := range []string{"nat", "filter"} {
+		chains, err := p.ourChains(ctx, table)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(chains) == 0 {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%s\n", table)
+		for _, c := range chains {
+			fmt.Fprintf(&b, ":%s - [0:0]\n", c)
+		}
+		for _, c := range chains {
+			fmt.Fprintf(&b, "-X %s\n", c)
+		}
+		b.WriteString("COMMIT\n")
+		cmd := exec.CommandContext(ctx, "iptables-restore", "-w", "--noflush")
+		cmd.Stdin = strings.NewReader(b.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("netsvc: remove chains: %v: %s", err, out))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ourChains lists the chains of this proxy's tag in a table.
+func (p *Proxy) ourChains(ctx context.Context, table string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "iptables-save", "-t", table).Output()
+	if err != nil {
+		return nil, fmt.Errorf("netsvc: iptables-save: %v", err)
+	}
+	var chains []string
+	for line := range strings.Lines(string(out)) {
+		name, ok := strings.CutPrefix(line, ":")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		if p.isOurs(name) {
+			chains = append(chains, name)
+		}
+	}
+	return chains, nil
+}
+
+func (p *Proxy) isOurs(chain string) bool {
+	t := p.cfg.Tag
+	for _, pre := range []string{"BSVC-", "BNP-", "BPOST-", "BFWD-", "BREJ-"} {
+		if chain == pre+t {
+			return true
+		}
+	}
+	return strings.HasPrefix(chain, "BS-"+t+"-") || strings.HasPrefix(chain, "BE-"+t+"-")
+}
+
+func iptables(ctx context.Context, table, op, chain string, spec ...string) error {
+	args := slices.Concat([]string{"-w", "-t", table, op, chain}, spec)
+	out, err := exec.CommandContext(ctx, "iptables", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("netsvc: iptables %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// ruleset is the content of our chains.
+type ruleset struct {
+	nat, filter map[string][]string // chain → rule specs (after -A CHAIN)
+}
+
+func (rs *ruleset) add(table, chain string, spec ...string) {
+	m := rs.nat
+	if table == "filter" {
+		m = rs.filter
+	}
+	m[chain] = append(m[chain], strings.Join(spec, " "))
+}
+
+// chains lists the chains as "table/name".
+func (rs *ruleset) chains() []string {
+	var out []string
+	for c := range rs.nat {
+		out = append(out, "nat/"+c)
+	}
+	for c := range rs.filter {
+		out = append(out, "filter/"+c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// text is the iptables-restore input that makes our chains exactly rs:
+// every chain declared (which flushes it), its rules, and the chains of
+// before that are gone deleted.
+func (rs *ruleset) text(had []string) string {
+	var b strings.Builder
+	for _, table := range []string{"nat", "filter"} {
+		m := rs.nat
+		if table == "filter" {
+			m = rs.filter
+		}
+		names := slices.Sorted(maps.Keys(m))
+		var gone []string
+		for _, h := range had {
+			if c, ok := strings.CutPrefix(h, table+"/"); ok && m[c] == nil {
+				gone = append(gone, c)
+			}
+		}
+		fmt.Fprintf(&b, "*%s\n", table)
+		for _, c := range slices.Concat(names, gone) {
+			fmt.Fprintf(&b, ":%s - [0:0]\n", c)
+		}
+		for _, c := range names {
+			for _, r := range m[c] {
+				if r == "" {
+					continue
+				}
+				fmt.Fprintf(&b, "-A %s %s\n", c, r)
+			}
+		}
+		for _, c := range gone {
+			fmt.Fprintf(&b, "-X %s\n", c)
+		}
+		b.WriteString("COMMIT\n")
+	}
+	return b.String()
+}
+
+// render builds the rules for s (nil: no Service).
+func (p *Proxy) render(s *State) *ruleset {
+	t := p.cfg.Tag
+	rs := &ruleset{nat: map[string][]string{}, filter: map[string][]string{}}
+	svcChain, npChain, postChain := "BSVC-"+t, "BNP-"+t, "BPOST-"+t
+	fwdChain, rejChain := "BFWD-"+t, "BREJ-"+t
+	for _, c := range []string{svcChain, npChain, postChain} {
+		rs.nat[c] = []string{""}
+	}
+	for _, c := range []string{fwdChain, rejChain} {
+		rs.filter[c] = []string{""}
+	}
+	// Masquerade what was marked, once: the mark is cleared first so a
+	// packet that goes on (forwarded again) is not masqueraded twice.
+	rs.add("nat", postChain, "-m", "mark", "!", "--mark", masqMark, "-j", "RETURN")
+	rs.add("nat", postChain, "-j", "MARK", "--xor-mark", "0x4000")
+	rs.add("nat", postChain, "-j", "MASQUERADE")
+	// Node-port traffic forwarded to another node's pod, and its replies,
+	// pass a FORWARD policy of DROP.
+	rs.add("filter", fwdChain, "-m", "mark", "--mark", masqMark, "-j", "ACCEPT")
+	rs.add("filter", fwdChain, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")
+	if s == nil {
+		rs.add("nat", svcChain, "-m", "addrtype", "--dst-type", "LOCAL", "!", "-d", "127.0.0.0/8", "-j", npChain)
+		return rs
+	}
+	podNet := netip.MustParsePrefix(p.cfg.PodSubnet).Masked()
+	var nodePorts [][]string
+	for _, key := range slices.Sorted(maps.Keys(s.Services)) {
+		svc := s.Services[key]
+		ip := svc.Spec.ClusterIP
+		if _, err := netip.ParseAddr(ip); err != nil {
+			continue // headless, or not allocated
+		}
+		eps := s.Endpoints[key]
+		for _, sp := range svc.Spec.Ports {
+			proto := strings.ToLower(protoOr(sp.Protocol))
+			backends := ReadyAddresses(eps, sp.Name, sp.Protocol)
+			slices.SortFunc(backends, func(a, b Backend) int {
+				return strings.Compare(a.IP+":"+strconv.Itoa(int(a.Port)), b.IP+":"+strconv.Itoa(int(b.Port)))
+			})
+			backends = slices.Compact(backends)
+			comment := []string{"-m", "comment", "--comment", strconv.Quote(key + ":" + sp.Name)}
+			dst := []string{"-d", ip + "/32", "-p", proto, "-m", proto, "--dport", strconv.Itoa(int(sp.Port))}
+			if len(backends) == 0 {
+				rs.add("filter", rejChain, slices.Concat(dst, comment, []string{"-j", "REJECT", "--reject-with", "icmp-port-unreachable"})...)
+				if sp.NodePort != 0 {
+					rs.add("filter", rejChain, slices.Concat([]string{"-m", "addrtype", "--dst-type", "LOCAL", "-p", proto, "-m", proto, "--dport", strconv.Itoa(int(sp.NodePort))}, comment, []string{"-j", "REJECT", "--reject-with", "icmp-port-unreachable"})...)
+				}
+				continue
+			}
+			chain := "BS-" + t + "-" + short(key+"/"+sp.Name+"/"+proto)
+			rs.add("nat", svcChain, slices.Concat(dst, comment, []string{"-j", chain})...)
+			if sp.NodePort != 0 {
+				np := []string{"-p", proto, "-m", proto, "--dport", strconv.Itoa(int(sp.NodePort))}
+				nodePorts = append(nodePorts,
+					slices.Concat(np, comment, []string{"-j", "MARK", "--set-xmark", masqMark}),
+					slices.Concat(np, comment, []string{"-j", chain}))
+			}
+			for i, be := range backends {
+				epChain := "BE-" + t + "-" + short(key+"/"+sp.Name+"/"+proto+"/"+be.IP+":"+strconv.Itoa(int(be.Port)))
+				var pick []string
+				if n := len(backends) - i; n > 1 {
+					pick = []string{"-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(1/float64(n), 'f', 10, 64)}
+				}
+				rs.add("nat", chain, slices.Concat(pick, comment, []string{"-j", epChain})...)
+				// A pod reaching itself through its Service: masquerade,
+				// or the reply would not pass the DNAT.
+				rs.add("nat", epChain, slices.Concat([]string{"-s", be.IP + "/32"}, comment, []string{"-j", "MARK", "--set-xmark", masqMark})...)
+				if a, err := netip.ParseAddr(be.IP); err == nil && !p.bridgeNF && podNet.Contains(a) {
+					rs.add("nat", epChain, slices.Concat([]string{"-s", podNet.String()}, comment, []string{"-j", "MARK", "--set-xmark", masqMark})...)
+				}
+				rs.add("nat", epChain, slices.Concat([]string{"-p", proto}, comment, []string{"-j", "DNAT", "--to-destination", net4(be.IP, be.Port)})...)
+			}
+		}
+	}
+	for _, r := range nodePorts {
+		rs.add("nat", npChain, r...)
+	}
+	// Last: node ports answer on every local address but loopback.
+	rs.add("nat", svcChain, "-m", "addrtype", "--dst-type", "LOCAL", "!", "-d", "127.0.0.0/8", "-j", npChain)
+	return rs
+}
+
+func net4(ip string, port int32) string { return ip + ":" + strconv.Itoa(int(port)) }
+
+// short is a chain name's hash part: 10 hex digits.
+func short(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return strings.ToUpper(hex.EncodeToString(h[:5]))
+}

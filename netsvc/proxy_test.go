@@ -1,0 +1,219 @@
+package netsvc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/api"
+	"golang.org/x/sys/unix"
+)
+
+// inNetns runs f on a thread inside a new network namespace of the test's
+// own (removed at the end): the sockets f makes and the commands it runs
+// (the proxy's iptables) live there.
+func inNetns(t *testing.T, f func()) {
+	t.Helper()
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "bsvct-" + hex.EncodeToString(b)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", name).Run() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The thread is never given back: it dies with the goroutine,
+		// since it stays in the test's namespace.
+		runtime.LockOSThread()
+		fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Errorf("open netns: %v", err)
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			t.Errorf("unshare: %v", err)
+			return
+		}
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			t.Errorf("setns: %v", err)
+			return
+		}
+		f()
+	}()
+	<-done
+}
+
+func must(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// serve answers every connection with name.
+func serve(t *testing.T, addr, name string) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprint(c, name)
+			c.Close()
+		}
+	}()
+}
+
+func fetch(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+func svcState(eps ...string) *State {
+	s := &State{
+		Services: map[string]*api.Service{"default/web": {Metadata: api.ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: api.ServiceSpec{Type: api.ServiceTypeNodePort, ClusterIP: "10.96.0.10",
+				Ports: []api.ServicePort{{Name: "http", Protocol: "TCP", Port: 80, NodePort: 30080}}}}},
+		Endpoints: map[string]*api.Endpoints{},
+	}
+	var addrs []api.EndpointAddress
+	for _, ip := range eps {
+		addrs = append(addrs, api.EndpointAddress{IP: ip})
+	}
+	s.Endpoints["default/web"] = &api.Endpoints{Subsets: []api.EndpointSubset{{Addresses: addrs,
+		NotReadyAddresses: []api.EndpointAddress{{IP: "10.77.0.9"}},
+		Ports:             []api.EndpointPort{{Name: "http", Port: 8080, Protocol: "TCP"}}}}}
+	return s
+}
+
+// The proxy's rules in a real kernel: the virtual IP and the node port
+// spread connections over every ready endpoint and never to a not-ready
+// one, a port with no endpoint refuses at once, an update moves new
+// connections, and Close leaves no chain or rule.
+func TestProxyKernel(t *testing.T) {
+	inNetns(t, func() {
+		must(t, "ip", "link", "set", "lo", "up")
+		must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
+		must(t, "ip", "link", "set", "pods2", "up")
+		must(t, "ip", "link", "set", "pods", "up")
+		for _, a := range []string{"10.77.0.2/24", "10.77.0.3/24", "10.77.0.4/24", "10.77.0.9/24"} {
+			must(t, "ip", "addr", "add", a, "dev", "pods")
+		}
+		must(t, "ip", "route", "add", "default", "dev", "pods")
+		for _, ip := range []string{"10.77.0.2", "10.77.0.3", "10.77.0.4", "10.77.0.9"} {
+			serve(t, ip+":8080", ip)
+		}
+		ctx := context.Background()
+		p, err := NewProxy(ProxyConfig{Tag: "t1", PodSubnet: "10.77.0.0/24"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		closed := false
+		defer func() {
+			if !closed {
+				p.Close(ctx)
+			}
+		}()
+		if err := p.Update(ctx, svcState("10.77.0.2", "10.77.0.3", "10.77.0.4")); err != nil {
+			t.Fatal(err)
+		}
+		for _, addr := range []string{"10.96.0.10:80", "10.77.0.2:30080"} {
+			hits := map[string]int{}
+			for range 150 {
+				got, err := fetch(addr)
+				if err != nil {
+					t.Fatalf("%s: %v", addr, err)
+				}
+				hits[got]++
+			}
+			t.Logf("%s: %v", addr, hits)
+			for _, ip := range []string{"10.77.0.2", "10.77.0.3", "10.77.0.4"} {
+				if hits[ip] < 20 {
+					t.Errorf("%s: endpoint %s got %d of 150", addr, ip, hits[ip])
+				}
+			}
+			if hits["10.77.0.9"] != 0 {
+				t.Errorf("%s: the not-ready endpoint got %d", addr, hits["10.77.0.9"])
+			}
+		}
+		// One endpoint left: every connection goes there.
+		if err := p.Update(ctx, svcState("10.77.0.3")); err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			if got, err := fetch("10.96.0.10:80"); err != nil || got != "10.77.0.3" {
+				t.Fatalf("after the update: %q, %v", got, err)
+			}
+		}
+		// None: refused at once, not a timeout.
+		if err := p.Update(ctx, svcState()); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = fetch("10.96.0.10:80")
+		if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > time.Second {
+			t.Errorf("no endpoint: %v after %v, want connection refused at once", err, time.Since(start))
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		closed = true
+		for _, table := range []string{"nat", "filter"} {
+			out, err := exec.Command("iptables-save", "-t", table).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(out), p.cfg.Tag) {
+				t.Errorf("after Close, %s still has:\n%s", table, out)
+			}
+		}
+	})
+}
+
+func TestProxyRenderStable(t *testing.T) {
+	p, err := NewProxy(ProxyConfig{Tag: "abc", PodSubnet: "10.77.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.render(svcState("10.77.0.2", "10.77.0.3")).text(nil)
+	b := p.render(svcState("10.77.0.3", "10.77.0.2")).text(nil)
+	if a != b {
+		t.Errorf("the rules depend on the order of the endpoints:\n%s\n%s", a, b)
+	}
+	for _, want := range []string{"-A BSVC-abc -d 10.96.0.10/32 -p tcp -m tcp --dport 80", "--probability 0.5000000000", "DNAT --to-destination 10.77.0.3:8080", "--dport 30080"} {
+		if !strings.Contains(a, want) {
+			t.Errorf("rules lack %q:\n%s", want, a)
+		}
+	}
+	if _, err := NewProxy(ProxyConfig{Tag: "waytoolongtag1", PodSubnet: "10.0.0.0/24"}); err == nil {
+		t.Error("a 13-byte tag was taken")
+	}
+}
