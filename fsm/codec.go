@@ -20,7 +20,8 @@ import (
 //	  uvarint resourceVersion
 //	  bytes meta (JSON, empty when nil), bytes body
 //	bytes plan (JSON of Command.Plan; only when there is one or statuses follow; empty: none)
-//	bytes podStatuses (JSON of Command.PodStatuses; only when there are some)
+//	bytes podStatuses (JSON of Command.PodStatuses; only when there are some or a service net follows; empty: none)
+//	bytes serviceNet (JSON of Command.ServiceNet; only when there is one)
 //
 // A string or bytes is a uvarint length and the bytes.
 const (
@@ -65,7 +66,7 @@ func encodeCommand(c *Command) ([]byte, error) {
 		b = appendString(b, string(meta))
 		b = appendString(b, string(op.Body))
 	}
-	if c.Plan != nil || c.PodStatuses != nil {
+	if c.Plan != nil || c.PodStatuses != nil || c.ServiceNet != nil {
 		var plan []byte
 		if c.Plan != nil {
 			var err error
@@ -75,12 +76,22 @@ func encodeCommand(c *Command) ([]byte, error) {
 		}
 		b = appendString(b, string(plan))
 	}
-	if c.PodStatuses != nil {
-		st, err := json.Marshal(c.PodStatuses)
+	if c.PodStatuses != nil || c.ServiceNet != nil {
+		var st []byte
+		if c.PodStatuses != nil {
+			var err error
+			if st, err = json.Marshal(c.PodStatuses); err != nil {
+				return nil, err
+			}
+		}
+		b = appendString(b, string(st))
+	}
+	if c.ServiceNet != nil {
+		sn, err := json.Marshal(c.ServiceNet)
 		if err != nil {
 			return nil, err
 		}
-		b = appendString(b, string(st))
+		b = appendString(b, string(sn))
 	}
 	return b, nil
 }
@@ -170,7 +181,15 @@ func decodeCommand(b []byte) (*Command, error) {
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {
-		if err := json.Unmarshal(d.bytes(), &c.PodStatuses); d.err == nil && err != nil {
+		if st := d.bytes(); len(st) > 0 {
+			if err := json.Unmarshal(st, &c.PodStatuses); d.err == nil && err != nil {
+				return nil, err
+			}
+		}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		c.ServiceNet = &ServiceNet{}
+		if err := json.Unmarshal(d.bytes(), c.ServiceNet); d.err == nil && err != nil {
 			return nil, err
 		}
 	}

@@ -60,6 +60,9 @@ type Command struct {
 	Ops       []Op          `json:"ops,omitempty"`
 	Server    *ServerRecord `json:"server,omitempty"`
 	Plan      *Plan         `json:"plan,omitempty"`
+	// ServiceNet is the leader's range of service addresses and node
+	// ports, stamped into a command that writes a Service (service.go).
+	ServiceNet *ServiceNet `json:"serviceNet,omitempty"`
 	// PodStatuses are node reports (CmdPodStatus).
 	PodStatuses []PodStatusReport `json:"podStatuses,omitempty"`
 }

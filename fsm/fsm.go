@@ -174,7 +174,7 @@ func (f *FSM) applyTxn(txn *memdb.Txn, index uint64, cmd *Command, events *[]Eve
 	case CmdWrite, "":
 		out := make([]OpResult, 0, len(cmd.Ops))
 		for i := range cmd.Ops {
-			r, err := applyOp(txn, index, cmd.Time, &cmd.Ops[i], events)
+			r, err := applyOp(txn, index, cmd, &cmd.Ops[i], events)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -202,7 +202,8 @@ func (f *FSM) applyTxn(txn *memdb.Txn, index uint64, cmd *Command, events *[]Eve
 	}
 }
 
-func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) (OpResult, error) {
+func applyOp(txn *memdb.Txn, index uint64, cmd *Command, op *Op, events *[]Event) (OpResult, error) {
+	now := cmd.Time
 	info, ok := api.LookupKind(op.Kind)
 	if !ok {
 		return OpResult{}, fmt.Errorf("%w: unknown kind %q", ErrInvalid, op.Kind)
@@ -266,6 +267,11 @@ func applyOp(txn *memdb.Txn, index uint64, now string, op *Op, events *[]Event) 
 	}
 	if cur != nil && statusKinds[op.Kind] {
 		if op, err = statusWrite(op, cur); err != nil {
+			return OpResult{}, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	if op.Kind == "Service" {
+		if op, err = allocService(txn, op, cur, cmd.ServiceNet); err != nil {
 			return OpResult{}, fmt.Errorf("%s: %w", what, err)
 		}
 	}

@@ -51,7 +51,7 @@ func (f *FSM) applyPlan(txn *memdb.Txn, index uint64, cmd *Command, events *[]Ev
 	for _, b := range cmd.Plan.Binds {
 		op, why := bindOp(txn, b, cmd.Time)
 		if why == "" {
-			r, err := applyOp(txn, index, cmd.Time, op, events)
+			r, err := applyOp(txn, index, cmd, op, events)
 			if err == nil {
 				results = append(results, r)
 				continue
@@ -65,7 +65,7 @@ func (f *FSM) applyPlan(txn *memdb.Txn, index uint64, cmd *Command, events *[]Ev
 		if op == nil {
 			continue
 		}
-		if r, err := applyOp(txn, index, cmd.Time, op, events); err == nil {
+		if r, err := applyOp(txn, index, cmd, op, events); err == nil {
 			results = append(results, r)
 		}
 	}

@@ -30,7 +30,8 @@ type usageRow struct {
 // derivedTables are rebuilt from the others and left out of snapshots.
 var derivedTables = []string{tableUsage}
 
-// decode fills the record's decoded object (pods and nodes only).
+// decode fills the record's decoded object (pods, nodes and services
+// only).
 func (r *Record) decode() error {
 	var obj api.Object
 	switch r.Kind {
@@ -38,6 +39,8 @@ func (r *Record) decode() error {
 		obj = &api.Pod{}
 	case "Node":
 		obj = &api.Node{}
+	case "Service":
+		obj = &api.Service{}
 	default:
 		return nil
 	}
@@ -63,6 +66,13 @@ func (r *Record) Pod() *api.Pod {
 func (r *Record) Node() *api.Node {
 	n, _ := r.obj.(*api.Node)
 	return n
+}
+
+// Service returns a stored Service, decoded, or nil for another kind. It
+// is shared: never change it.
+func (r *Record) Service() *api.Service {
+	s, _ := r.obj.(*api.Service)
+	return s
 }
 
 // holds reports whether a pod holds resources on a node.

@@ -29,7 +29,7 @@ func applyPodStatuses(txn *memdb.Txn, index uint64, cmd *Command, events *[]Even
 	for _, rep := range cmd.PodStatuses {
 		op, why := podStatusOp(txn, rep)
 		if why == "" && op != nil {
-			r, err := applyOp(txn, index, cmd.Time, op, events)
+			r, err := applyOp(txn, index, cmd, op, events)
 			if err == nil {
 				results = append(results, r)
 				continue
