@@ -100,6 +100,9 @@ func (w *Workloads) statefulPod(st *state, ss *api.StatefulSet, ord int, rev str
 	var ops []fsm.Op
 	pinned := ""
 	p := podFromTemplate(&ss.Spec.Template, ns, name, controllerRef("StatefulSet", &ss.Metadata))
+	// Its DNS name under the governing (headless) Service, as in
+	// Kubernetes: db-0.db.NAMESPACE.svc.cluster.local.
+	p.Spec.Hostname, p.Spec.Subdomain = name, ss.Spec.ServiceName
 	for i := range ss.Spec.VolumeClaimTemplates {
 		tpl := &ss.Spec.VolumeClaimTemplates[i]
 		cn := claimName(tpl.Metadata.Name, ss.Metadata.Name, ord)

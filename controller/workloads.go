@@ -190,6 +190,7 @@ func (w *Workloads) Reconcile(ctx context.Context) error {
 	for _, ss := range st.statefulSets {
 		errs = append(errs, w.syncStatefulSet(ctx, st, ss))
 	}
+	errs = append(errs, w.syncEndpoints(ctx, st))
 	return errors.Join(errs...)
 }
 
@@ -204,12 +205,14 @@ type state struct {
 	replicaSets  []*api.ReplicaSet
 	statefulSets []*api.StatefulSet
 	claims       map[string]*api.PersistentVolumeClaim // by namespace/name
+	services     []*api.Service
+	endpoints    map[string]*api.Endpoints // by namespace/name
 }
 
 func (w *Workloads) snapshot() (*state, error) {
 	v := w.cfg.FSM.View()
 	st := &state{now: w.cfg.Now(), rev: v.Revision(), nodes: map[string]*api.Node{}, byOwner: map[string][]*api.Pod{},
-		claims: map[string]*api.PersistentVolumeClaim{}}
+		claims: map[string]*api.PersistentVolumeClaim{}, endpoints: map[string]*api.Endpoints{}}
 	nodes, err := v.List("Node", "", api.Selector{})
 	if err != nil {
 		return nil, err
@@ -243,6 +246,16 @@ func (w *Workloads) snapshot() (*state, error) {
 	}
 	for _, c := range claims {
 		st.claims[c.Metadata.Namespace+"/"+c.Metadata.Name] = c
+	}
+	if err := decodeAll(v, "Service", &st.services); err != nil {
+		return nil, err
+	}
+	var eps []*api.Endpoints
+	if err := decodeAll(v, "Endpoints", &eps); err != nil {
+		return nil, err
+	}
+	for _, e := range eps {
+		st.endpoints[e.Metadata.Namespace+"/"+e.Metadata.Name] = e
 	}
 	return st, nil
 }
