@@ -16,7 +16,7 @@ import (
 // others under notReadyAddresses, grouped by the ports the Service's
 // target ports resolve to in each pod. Nodes route to the ready ones only
 // (package netsvc). Endpoints the controller made carry LabelManagedBy;
-// those whose Service is gone are deleted, while Endpoints users write
+// those whose Service is gone or has lost its selector are deleted, while Endpoints users write
 // for a Service without selector are theirs.
 
 // LabelManagedBy marks the Endpoints the controller keeps.
@@ -52,7 +52,8 @@ func (w *Workloads) syncEndpoints(ctx context.Context, st *state) error {
 		ops = append(ops, op)
 	}
 	for key, eps := range st.endpoints {
-		if services[key] == nil && eps.Metadata.Labels[LabelManagedBy] == managedBy {
+		// Gone, or no longer selecting: what the controller wrote goes.
+		if svc := services[key]; (svc == nil || len(svc.Spec.Selector) == 0) && eps.Metadata.Labels[LabelManagedBy] == managedBy {
 			ops = append(ops, deleteOp("Endpoints", &eps.Metadata))
 		}
 	}

@@ -96,28 +96,39 @@ func allocService(txn *memdb.Txn, op *Op, cur *Record, sn *ServiceNet) (*Op, err
 	}
 	spec.ClusterIPs = []string{spec.ClusterIP}
 
+	// A node port is one Service's, whatever its protocol; within the
+	// Service, a TCP and a UDP port may share one, as in Kubernetes.
 	taken := map[int32]bool{}
+	type portKey struct {
+		port  int32
+		proto string
+	}
+	mine := map[portKey]bool{}
 	for i := range spec.Ports {
 		p := &spec.Ports[i]
 		if spec.Type != api.ServiceTypeNodePort {
 			p.NodePort = 0
 			continue
 		}
+		kept := false
 		if p.NodePort == 0 && old != nil {
 			for _, op := range old.Spec.Ports {
-				if op.Port == p.Port && op.Protocol == p.Protocol && op.NodePort != 0 && !taken[op.NodePort] {
-					p.NodePort = op.NodePort
+				if op.Port == p.Port && op.Protocol == p.Protocol && op.NodePort != 0 && !mine[portKey{op.NodePort, p.Protocol}] {
+					p.NodePort, kept = op.NodePort, true
 				}
 			}
 		}
 		if p.NodePort != 0 {
+			// A port the Service kept stays, even if the range changed.
 			switch {
-			case p.NodePort < sn.NodePortMin || p.NodePort > sn.NodePortMax:
+			case !kept && (p.NodePort < sn.NodePortMin || p.NodePort > sn.NodePortMax):
 				return nil, fmt.Errorf("%w: spec.ports[%d].nodePort: %d is not in the node port range %d-%d", ErrInvalid, i, p.NodePort, sn.NodePortMin, sn.NodePortMax)
-			case ports[p.NodePort] || taken[p.NodePort]:
+			case ports[p.NodePort]:
 				return nil, fmt.Errorf("%w: spec.ports[%d].nodePort: %d is allocated to another service", ErrInvalid, i, p.NodePort)
+			case mine[portKey{p.NodePort, p.Protocol}]:
+				return nil, fmt.Errorf("%w: spec.ports[%d].nodePort: %d is given twice for %s", ErrInvalid, i, p.NodePort, p.Protocol)
 			}
-			taken[p.NodePort] = true
+			taken[p.NodePort], mine[portKey{p.NodePort, p.Protocol}] = true, true
 		}
 	}
 	size := uint64(sn.NodePortMax-sn.NodePortMin) + 1
