@@ -55,6 +55,10 @@ type Config struct {
 	Join            []string // API addresses (host:port) of members
 	// Node configures the node agent that runs this agent's pods.
 	Node NodeConfig
+	// ServiceNet is where the leader allocates Services' virtual IPs
+	// and node ports (DefaultServiceCIDR, 30000-32767 if zero); the same
+	// on every server.
+	ServiceNet fsm.ServiceNet
 	// NodeDownGrace is how long a node is NotReady before its pods are
 	// replaced elsewhere (controller.DefaultNodeDownGrace if zero).
 	NodeDownGrace time.Duration
@@ -70,6 +74,10 @@ type Config struct {
 	// Now is the clock the leader stamps into commands (time.Now if nil).
 	Now func() time.Time
 }
+
+// DefaultServiceCIDR is where Services' virtual IPs come from unless
+// --service-cidr says otherwise (Kubernetes' default).
+const DefaultServiceCIDR = "10.96.0.0/12"
 
 // Agent is a running daemon.
 type Agent struct {
@@ -113,6 +121,15 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ServiceNet.CIDR == "" {
+		cfg.ServiceNet.CIDR = DefaultServiceCIDR
+	}
+	if cfg.ServiceNet.NodePortMin == 0 && cfg.ServiceNet.NodePortMax == 0 {
+		cfg.ServiceNet.NodePortMin, cfg.ServiceNet.NodePortMax = 30000, 32767
+	}
+	if err := cfg.ServiceNet.Check(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	if !cfg.Server && len(cfg.Join) == 0 {
 		return nil, fmt.Errorf("agent: a worker needs the API address of a member to join (--join)")

@@ -55,6 +55,14 @@ type NodeConfig struct {
 	// FenceLease is how long this node runs its stateful pods without the
 	// leader's word that it is Ready (fence.go; default 10 s).
 	FenceLease time.Duration
+	// ClusterDomain is the DNS domain of Services (cluster.local).
+	ClusterDomain string
+	// DNSPort is where the node's DNS answers on its pod bridge's
+	// address (53).
+	DNSPort int
+	// IngressHTTPPort and IngressHTTPSPort are where the node serves
+	// Ingresses (0: not served).
+	IngressHTTPPort, IngressHTTPSPort int
 }
 
 // DefaultPodCIDR is the cluster's pod range unless --pod-cidr says another.
@@ -75,6 +83,10 @@ type kubelet struct {
 
 	hostIP string
 	fence  *fence
+	// svc serves Services (netsvc.go); nil until the node has its pod
+	// subnet.
+	svc       *services
+	podSubnet string // this node's, from the leader
 
 	mu      sync.Mutex
 	workers map[string]*podWorker               // by pod UID
@@ -110,6 +122,12 @@ func (a *Agent) startKubelet(ctx context.Context) {
 	}
 	if cfg.FenceLease <= 0 {
 		cfg.FenceLease = controller.DefaultFenceLease
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = DefaultClusterDomain
+	}
+	if cfg.DNSPort == 0 {
+		cfg.DNSPort = 53
 	}
 	k := &kubelet{a: a, cfg: cfg, log: a.log.With("part", "node"), name: a.cfg.Name, dir: a.cfg.DataDir,
 		hostIP: a.cfg.BindAddr, fence: newFence(a.cfg.DataDir, cfg.FenceLease),
@@ -159,6 +177,12 @@ func (k *kubelet) run(ctx context.Context) {
 		if !sleepCtx(ctx, time.Second) {
 			return
 		}
+	}
+	if err := k.startServices(ctx, k.podSubnet); err != nil {
+		if ctx.Err() == nil {
+			k.log.Error("serving Services", "err", err)
+		}
+		return
 	}
 	close(k.ready)
 	k.log.Info("node agent ready", "bridge", k.net, "containerd", k.cfg.ContainerdSocket, "namespace", k.cfg.ContainerdNamespace)
@@ -220,7 +244,7 @@ func (k *kubelet) setup(ctx context.Context) error {
 	if err := nw.EnsureHost(ctx); err != nil {
 		return err
 	}
-	k.net = nw
+	k.net, k.podSubnet = nw, podCIDR
 	k.vols = volume.New(volume.Config{DataDir: k.dir, ContainerdSocket: k.cfg.ContainerdSocket, Logger: k.log})
 	return nil
 }
@@ -594,4 +618,5 @@ func (k *kubelet) logPath(p *api.Pod, container string) string {
 
 func (k *kubelet) removeLogs(p *api.Pod) {
 	_ = os.RemoveAll(filepath.Dir(k.logPath(p, "x")))
+	_ = os.RemoveAll(k.etcDir(p.Metadata.UID))
 }

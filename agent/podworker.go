@@ -128,6 +128,14 @@ func grace(p *api.Pod) time.Duration {
 // until it is done or the agent stops.
 func (w *podWorker) teardown(ctx context.Context) {
 	p := w.last
+	// A ready pod behind a Service keeps serving while every node takes
+	// it out of the Service's endpoints (the leader updates them on the
+	// same commit that deleted the pod): connections sent to it meanwhile
+	// are answered, not refused.
+	if d := w.k.endpointDrain(p); d > 0 {
+		w.log.Debug("pod deleted: serving on while the Service forgets it", "for", d)
+		sleepCtx(ctx, d)
+	}
 	for ctx.Err() == nil {
 		err := w.removeAll(ctx, p)
 		if err == nil {
@@ -557,10 +565,20 @@ func (w *podWorker) containerSpec(p *api.Pod, c *api.Container, attempt int) (dr
 	if err != nil {
 		return driver.ContainerSpec{}, err
 	}
+	etc, err := k.podEtc(p, w.sandbox.IP)
+	if err != nil {
+		return driver.ContainerSpec{}, err
+	}
+	// A volume the pod mounts at /etc/hosts or /etc/resolv.conf wins.
+	for _, m := range etc {
+		if !slices.ContainsFunc(mounts, func(o driver.Mount) bool { return o.Destination == m.Destination }) {
+			mounts = append(mounts, m)
+		}
+	}
 	spec := driver.ContainerSpec{
 		PodUID: w.uid, PodNamespace: p.Metadata.Namespace, PodName: p.Metadata.Name, Name: c.Name, Attempt: attempt,
 		Image: c.Image, Command: c.Command, Args: c.Args, Env: env, WorkingDir: c.WorkingDir, TTY: c.TTY,
-		NetNS: w.sandbox.NetNS, Hostname: p.Metadata.Name, Mounts: mounts, LogPath: k.logPath(p, c.Name),
+		NetNS: w.sandbox.NetNS, Hostname: podHostname(p), Mounts: mounts, LogPath: k.logPath(p, c.Name),
 	}
 	if isStateful(p) {
 		spec.FenceFile = fenceFile(k.dir)

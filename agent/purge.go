@@ -9,11 +9,13 @@ import (
 	"github.com/berth-dev/berth/driver"
 	"github.com/berth-dev/berth/driver/cni"
 	"github.com/berth-dev/berth/driver/volume"
+	"github.com/berth-dev/berth/netsvc"
 )
 
 // Purge removes what an agent that is not running left on its machine:
 // its containers (in its containerd namespace), pod sandboxes, pod bridge,
-// iptables rules and routes, and pod folders. Named volumes, images and
+// iptables rules (the pod network's and the Services') and routes, and
+// pod folders. Named volumes, images and
 // the cluster state stay. It is the uninstall step, and tests' cleanup.
 func Purge(ctx context.Context, cfg Config) error {
 	var errs []error
@@ -41,6 +43,7 @@ func Purge(ctx context.Context, cfg Config) error {
 		err = nw.Purge(ctx)
 	}
 	errs = append(errs, err)
+	errs = append(errs, netsvc.Purge(ctx, bridgeName(cfg.Name, cfg.DataDir)))
 	vols := volume.New(volume.Config{DataDir: cfg.DataDir, ContainerdSocket: cfg.Node.ContainerdSocket})
 	if entries, err := os.ReadDir(filepath.Join(cfg.DataDir, "pods")); err == nil {
 		for _, e := range entries {

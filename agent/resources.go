@@ -50,6 +50,9 @@ func (s *resourceServer) write(ctx context.Context, method string, verb fsm.Verb
 			return nil, toStatus(err)
 		}
 		cmd.Ops = append(cmd.Ops, op)
+		if op.Kind == "Service" {
+			cmd.ServiceNet = &s.a.cfg.ServiceNet
+		}
 	}
 	return s.commit(ctx, cmd)
 }

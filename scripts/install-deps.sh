@@ -3,6 +3,7 @@
 # Debian/Ubuntu machine (as root). Idempotent: installs only what is missing.
 #   scripts/install-deps.sh            # build and test needs
 #   scripts/install-deps.sh proto      # also the protobuf compiler and Go plugins
+#   scripts/install-deps.sh bench      # also wrk and nginx (the Services benchmark)
 set -euo pipefail
 
 apt_pkgs=()
@@ -23,6 +24,10 @@ dpkg -s busybox-static >/dev/null 2>&1 || apt_pkgs+=(busybox-static)
 if [[ "${1:-}" == proto ]]; then
 	need_cmd protoc protobuf-compiler
 fi
+if [[ "${1:-}" == bench ]]; then
+	need_cmd wrk wrk
+	need_cmd nginx nginx
+fi
 
 if ((${#apt_pkgs[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
@@ -33,7 +38,15 @@ if ((${#apt_pkgs[@]})); then
 	apt-get update -qq
 	# Installing containerd must not start the host's own daemon for us:
 	# Berth starts a containerd of its own when none runs.
+	# Nor nginx's: the benchmark runs its own, and port 80 is the
+	# ingress's. policy-rc.d keeps every package's service stopped.
+	policy=/usr/sbin/policy-rc.d
+	own_policy=
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+	fi
 	apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+	[[ -z $own_policy ]] || rm -f "$policy"
 fi
 
 if ! command -v go >/dev/null 2>&1 && [[ ! -x /usr/local/go/bin/go ]]; then

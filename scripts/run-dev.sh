@@ -62,15 +62,20 @@ for _ in $(seq 1 100); do "$bin" image load "$state/busybox.tar" >/dev/null 2>&1
 echo
 "$bin" ps
 echo
-ips=$("$bin" get pods -o json | grep -o '"podIP": *"[0-9.]*"' | grep -o '[0-9.]*[0-9]' || true)
 first=$("$bin" get pods -l app=web -o name | head -1 | sed 's|^pod/||')
+vip=$("$bin" get service web -o json | grep -o '"clusterIP": *"[0-9.]*"' | grep -o '[0-9.]*[0-9]')
+# The Service's endpoints follow readiness; wait until the ingress answers.
+for _ in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1/ 2>/dev/null && break; sleep 0.2; done
 echo "Berth is running: one dev server (also a worker node), API on 127.0.0.1:7400 (log: $state/agent.log)."
-echo "The demo app answers on each pod's IP:"
-for ip in $ips; do echo "  curl http://$ip/"; done
+echo "The demo app, load-balanced over its replicas (each page names its pod):"
+echo "  curl http://127.0.0.1/          # through the ingress, on every node's port 80 (443 for HTTPS)"
+echo "  curl http://$vip/       # through the Service's virtual IP"
+echo "  $bin exec $first -- wget -qO- http://web/   # by its DNS name, from a pod"
 cat <<TXT
 Try next:
   $bin ps                              # pods: node, IP, status, restarts
   $bin get deployments                 # READY, UP-TO-DATE, AVAILABLE
+  $bin get services; $bin get endpoints web; $bin get ingress
   $bin scale deployment/web --replicas 5
   $bin logs -f $first                  # a pod's log, followed
   $bin exec -it $first -- sh           # a shell in it

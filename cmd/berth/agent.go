@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ func newAgentCmd() *cobra.Command {
 		labels     []string
 		fakeGPUs   string
 		registries []string
+		nodePorts  string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -76,7 +78,7 @@ func newAgentCmd() *cobra.Command {
 			if err := agentInventoryFlags(&cfg, capacity, reserved, labels, fakeGPUs, gossipKey); err != nil {
 				return err
 			}
-			if err := agentNodeFlags(&cfg, registries); err != nil {
+			if err := agentNodeFlags(&cfg, registries, nodePorts); err != nil {
 				return err
 			}
 			var level slog.Level
@@ -144,6 +146,11 @@ func newAgentCmd() *cobra.Command {
 	f.DurationVar(&cfg.Node.BackoffMax, "restart-backoff-max", 5*time.Minute, "longest wait between restarts of a failing container")
 	f.DurationVar(&cfg.NodeDownGrace, "node-down-grace", controller.DefaultNodeDownGrace, "how long a node is NotReady before its Deployments' pods are replaced on other nodes")
 	f.DurationVar(&cfg.Node.FenceLease, "fence-lease", controller.DefaultFenceLease, "how long a node runs its StatefulSet pods without the leader's word that it is Ready; their replacements wait longer")
+	f.StringVar(&cfg.ServiceNet.CIDR, "service-cidr", agent.DefaultServiceCIDR, "the range Services' virtual IPs come from (the same on every server)")
+	f.StringVar(&nodePorts, "service-node-port-range", "30000-32767", "the range of NodePort Services' ports (the same on every server)")
+	f.StringVar(&cfg.Node.ClusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the DNS domain of Services: NAME.NAMESPACE.svc.DOMAIN")
+	f.IntVar(&cfg.Node.IngressHTTPPort, "ingress-http-port", 80, "port every node serves Ingresses on over HTTP (0: none)")
+	f.IntVar(&cfg.Node.IngressHTTPSPort, "ingress-https-port", 443, "port every node serves Ingresses on over HTTPS (0: none)")
 	f.IntVar(&cfg.BootstrapExpect, "bootstrap-expect", 0, "number of servers that bootstrap the cluster together")
 	f.StringVar(&join, "join", "", "API addresses (HOST:PORT,...) of cluster members to join through")
 	f.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 8192, "log entries between snapshots")
@@ -189,7 +196,7 @@ func agentInventoryFlags(cfg *agent.Config, capacity, reserved string, labels []
 }
 
 // agentNodeFlags checks the node agent's flags into cfg.
-func agentNodeFlags(cfg *agent.Config, registries []string) error {
+func agentNodeFlags(cfg *agent.Config, registries []string, nodePorts string) error {
 	if cfg.Node.PodCIDR != "" {
 		if _, err := netip.ParsePrefix(cfg.Node.PodCIDR); err != nil {
 			return fmt.Errorf("--pod-cidr: %q is not a CIDR such as 10.244.0.0/16", cfg.Node.PodCIDR)
@@ -201,6 +208,30 @@ func agentNodeFlags(cfg *agent.Config, registries []string) error {
 		}
 	}
 	cfg.Node.PlainHTTP = registries
+	if _, err := netip.ParsePrefix(cfg.ServiceNet.CIDR); err != nil {
+		return fmt.Errorf("--service-cidr: %q is not a CIDR such as 10.96.0.0/12", cfg.ServiceNet.CIDR)
+	}
+	lo, hi, ok := strings.Cut(nodePorts, "-")
+	a, err1 := strconv.ParseInt(lo, 10, 32)
+	b, err2 := strconv.ParseInt(hi, 10, 32)
+	if !ok || err1 != nil || err2 != nil || a < 1 || b > 65535 || a > b {
+		return fmt.Errorf("--service-node-port-range: %q is not a range such as 30000-32767", nodePorts)
+	}
+	cfg.ServiceNet.NodePortMin, cfg.ServiceNet.NodePortMax = int32(a), int32(b)
+	if err := cfg.ServiceNet.Check(); err != nil {
+		return fmt.Errorf("--service-cidr, --service-node-port-range: %w", err)
+	}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--ingress-http-port", cfg.Node.IngressHTTPPort}, {"--ingress-https-port", cfg.Node.IngressHTTPSPort}} {
+		if p.port < 0 || p.port > 65535 {
+			return fmt.Errorf("%s: %d is not a port (0 for none)", p.flag, p.port)
+		}
+	}
+	if cfg.Node.ClusterDomain == "" || strings.Trim(cfg.Node.ClusterDomain, ".") != cfg.Node.ClusterDomain {
+		return fmt.Errorf("--cluster-domain: %q is not a domain such as cluster.local", cfg.Node.ClusterDomain)
+	}
 	if cfg.NodeDownGrace <= 0 {
 		return fmt.Errorf("--node-down-grace must be positive")
 	}

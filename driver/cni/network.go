@@ -213,6 +213,9 @@ func (n *Network) conflist(ports bool) []byte {
 	return b
 }
 
+// Bridge is the network's bridge device.
+func (n *Network) Bridge() string { return n.cfg.Bridge }
+
 func (n *Network) String() string { return n.cfg.Bridge + " " + n.cfg.PodCIDR }
 
 // run runs a command, its output in the error.

@@ -146,6 +146,8 @@ type Options struct {
 	// (internal/testcontainerd); each agent gets a namespace of its own,
 	// and the cluster a pod range of its own. Empty: agents run no pods.
 	Containerd string
+	// NoServerPods: the servers run no pods, only the workers do.
+	NoServerPods bool
 }
 
 // Cluster is a set of berth servers on loopback.
@@ -158,9 +160,12 @@ type Cluster struct {
 	bin     string
 	base    string
 	// containerd and podCIDR are what agents run pods with.
-	containerd string
-	podCIDR    string
-	id         string // names the cluster's containerd namespaces
+	containerd   string
+	podCIDR      string
+	serviceCIDR  string
+	nodePorts    string
+	noServerPods bool
+	id           string // names the cluster's containerd namespaces
 }
 
 // nodeArgs are the flags of the node agent of one agent.
@@ -168,8 +173,18 @@ func (c *Cluster) nodeArgs(n *Node) []string {
 	if c.containerd == "" {
 		return []string{"--containerd-socket", ""}
 	}
-	return []string{"--containerd-socket", c.containerd, "--containerd-namespace", n.Namespace(), "--pod-cidr", c.podCIDR}
+	// The leader gives out pod subnets, virtual IPs and node ports.
+	ranges := []string{"--pod-cidr", c.podCIDR, "--service-cidr", c.serviceCIDR, "--service-node-port-range", c.nodePorts}
+	if n.server && c.noServerPods {
+		return append([]string{"--containerd-socket", ""}, ranges...)
+	}
+	return append([]string{"--containerd-socket", c.containerd, "--containerd-namespace", n.Namespace(),
+		"--ingress-http-port", "0", "--ingress-https-port", "0"}, ranges...)
 }
+
+// ServiceCIDR is the cluster's range of Service IPs: its own, so that
+// clusters side by side on one machine never share a virtual IP.
+func (c *Cluster) ServiceCIDR() string { return c.serviceCIDR }
 
 // Namespace is the containerd namespace of the node's containers.
 func (n *Node) Namespace() string { return "t" + n.ns + "-" + n.Name }
@@ -182,7 +197,11 @@ func (c *Cluster) purge(tb testing.TB, n *Node) {
 	if c.containerd == "" {
 		return
 	}
-	out, err := exec.Command(c.bin, "agent", "purge", "--name", n.Name, "--data-dir", n.DataDir,
+	command := exec.Command
+	if n.command != nil {
+		command = n.command // in the node's network namespace
+	}
+	out, err := command(c.bin, "agent", "purge", "--name", n.Name, "--data-dir", n.DataDir,
 		"--containerd-socket", c.containerd, "--containerd-namespace", n.Namespace()).CombinedOutput()
 	if err != nil {
 		tb.Errorf("purge %s: %v\n%s", n.Name, err, out)
@@ -190,7 +209,19 @@ func (c *Cluster) purge(tb testing.TB, n *Node) {
 }
 
 // freePodCIDR picks a /16 in 10.100.0.0–10.199.0.0 that no route of this
-// machine touches, so clusters side by side do not share pod addresses.
+// machine touches, so clusters side by side do not share pod addresses;
+// the cluster's pods take its lower half, its Services a /20 of the
+// upper half, and its node ports a range of 20 of its own.
+func (c *Cluster) pickRanges(tb testing.TB) {
+	p := freePodCIDR(tb)
+	var b int
+	fmt.Sscanf(p, "10.%d.", &b)
+	c.podCIDR = fmt.Sprintf("10.%d.0.0/17", b)
+	c.serviceCIDR = fmt.Sprintf("10.%d.128.0/20", b)
+	lo := 30000 + (b-100)*20
+	c.nodePorts = fmt.Sprintf("%d-%d", lo, lo+19)
+}
+
 func freePodCIDR(tb testing.TB) string {
 	for range 64 {
 		b := 100 + rand.IntN(100)
@@ -212,7 +243,7 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 	i := len(c.Nodes) + 1
 	n := &Node{
 		Name: fmt.Sprintf("s%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("s%d", i)),
-		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind, ns: c.id,
+		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind, ns: c.id, server: true,
 	}
 	n.logPath = filepath.Join(c.base, n.Name+".log")
 	n.args = []string{
@@ -258,6 +289,14 @@ func (c *Cluster) AddWorkerIn(tb testing.TB, host Host, args ...string) *Node {
 	}
 	if host != nil {
 		n.IP, n.command = host.IP(), host.Command
+		// An agent that runs pods makes namespaces and mounts them
+		// (/run/netns) where containerd sees them: it must not have a
+		// mount namespace of its own, as `ip netns exec` gives.
+		if e, ok := host.(interface {
+			Enter(name string, args ...string) *exec.Cmd
+		}); ok && c.containerd != "" {
+			n.command = e.Enter
+		}
 	}
 	n.logPath = filepath.Join(c.base, n.Name+".log")
 	n.args = []string{
@@ -336,6 +375,7 @@ type Node struct {
 	bin        string
 	logPath    string
 	ns         string // the cluster's id, in the containerd namespace
+	server     bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -356,10 +396,10 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	if opts.Bind == "" {
 		opts.Bind = "127.0.0.1"
 	}
-	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind, key: GossipKey(), containerd: opts.Containerd,
+	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind, key: GossipKey(), containerd: opts.Containerd, noServerPods: opts.NoServerPods,
 		id: fmt.Sprintf("%06x", rand.IntN(1<<24))}
 	if c.containerd != "" {
-		c.podCIDR = freePodCIDR(tb)
+		c.pickRanges(tb)
 	}
 	for i := 0; i < opts.Servers; i++ {
 		c.newNode(tb)

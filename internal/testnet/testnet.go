@@ -249,6 +249,14 @@ func (h *Host) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", h.ns, name}, args...)...)
 }
 
+// Enter is Command without a mount namespace of its own: `nsenter
+// --net=/run/netns/NS name args...`, for a program that makes network
+// namespaces of its own (a berth agent running pods) that others, such as
+// containerd, must see.
+func (h *Host) Enter(name string, args ...string) *exec.Cmd {
+	return exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.ns, name}, args...)...)
+}
+
 // Isolate drops every packet between the host and everyone else, the other
 // hosts and the root namespace, in both directions: rules at the top of the
 // host's own INPUT and OUTPUT chains drop everything but lo's traffic,

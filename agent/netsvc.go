@@ -1,0 +1,311 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/driver"
+	"github.com/berth-dev/berth/fsm"
+	"github.com/berth-dev/berth/netsvc"
+	pb "github.com/berth-dev/berth/proto/berthpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Every node that runs pods serves Services (package netsvc): the kernel
+// rules of their virtual IPs and node ports, DNS on the pod bridge's
+// gateway address (the nameserver of every pod's resolv.conf), and the
+// ingress on --ingress-http-port and --ingress-https-port. They follow a
+// mirror of the cluster's Services, Endpoints, Ingresses and TLS Secrets,
+// kept by one list-and-watch per kind.
+
+// DefaultClusterDomain is the DNS domain of Services unless
+// --cluster-domain says another.
+const DefaultClusterDomain = "cluster.local"
+
+// services is a node's Service serving.
+type services struct {
+	k       *kubelet
+	gateway string // the pod bridge's address: DNS listens there
+	proxy   *netsvc.Proxy
+	dns     *netsvc.DNS
+	ingress *netsvc.Ingress
+
+	mu      sync.Mutex
+	objs    map[string]map[string]api.Object // kind → namespace/name → object
+	changed chan struct{}
+}
+
+// mirroredKinds are the kinds a node's Service serving follows.
+var mirroredKinds = []string{"Service", "Endpoints", "Ingress", "Secret"}
+
+// startServices starts the proxy, DNS and ingress of the node, and the
+// mirror that feeds them; they stop when ctx ends.
+func (k *kubelet) startServices(ctx context.Context, podSubnet string) error {
+	p, err := netip.ParsePrefix(podSubnet)
+	if err != nil {
+		return err
+	}
+	s := &services{k: k, gateway: p.Masked().Addr().Next().String(),
+		objs: map[string]map[string]api.Object{}, changed: make(chan struct{}, 1)}
+	for _, kind := range mirroredKinds {
+		s.objs[kind] = map[string]api.Object{}
+	}
+	log := k.log.With("part", "services")
+	if s.proxy, err = netsvc.NewProxy(netsvc.ProxyConfig{Tag: k.net.Bridge(), PodSubnet: podSubnet, Logger: log}); err != nil {
+		return err
+	}
+	if err := s.proxy.Start(ctx); err != nil {
+		return err
+	}
+	if s.dns, err = netsvc.NewDNS(netsvc.DNSConfig{Addr: net.JoinHostPort(s.gateway, strconv.Itoa(k.cfg.DNSPort)),
+		Domain: k.cfg.ClusterDomain, Logger: log}); err != nil {
+		return err
+	}
+	if err := s.dns.Start(); err != nil {
+		return fmt.Errorf("cluster DNS on %s: %w", s.gateway, err)
+	}
+	ic := netsvc.IngressConfig{Logger: log}
+	if k.cfg.IngressHTTPPort > 0 {
+		ic.HTTPAddr = ":" + strconv.Itoa(k.cfg.IngressHTTPPort)
+	}
+	if k.cfg.IngressHTTPSPort > 0 {
+		ic.HTTPSAddr = ":" + strconv.Itoa(k.cfg.IngressHTTPSPort)
+	}
+	s.ingress = netsvc.NewIngress(ic)
+	if err := s.ingress.Start(); err != nil {
+		return fmt.Errorf("ingress (--ingress-http-port, --ingress-https-port): %w", err)
+	}
+	k.svc = s
+	log.Info("serving Services", "dns", s.dns.Addr(), "ingress-http", s.ingress.HTTPAddr(), "ingress-https", s.ingress.HTTPSAddr())
+	for _, kind := range mirroredKinds {
+		k.wg.Go(func() { s.mirror(ctx, kind) })
+	}
+	k.wg.Go(func() {
+		s.publish(ctx)
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.proxy.Close(c); err != nil {
+			log.Warn("remove service rules", "err", err)
+		}
+		s.dns.Close()
+		s.ingress.Close()
+	})
+	return nil
+}
+
+// mirror lists one kind, then follows its watch; after a compaction or a
+// lost stream it lists again.
+func (s *services) mirror(ctx context.Context, kind string) {
+	for ctx.Err() == nil {
+		resp, err := s.k.res.List(ctx, &pb.ListRequest{Kind: kind, Stale: true})
+		if err != nil {
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		objs := map[string]api.Object{}
+		for _, raw := range resp.Objects {
+			if obj, key, ok := decodeMirrored(kind, raw); ok {
+				objs[key] = obj
+			}
+		}
+		s.mu.Lock()
+		s.objs[kind] = objs
+		s.mu.Unlock()
+		s.kick()
+		err = s.watch(ctx, kind, resp.Revision)
+		if ctx.Err() == nil && err != nil {
+			s.k.log.Debug("watch ended", "kind", kind, "err", err)
+			sleepCtx(ctx, 200*time.Millisecond)
+		}
+	}
+}
+
+func (s *services) watch(ctx context.Context, kind string, rev uint64) error {
+	stream, err := s.k.res.Watch(ctx, &pb.WatchRequest{Kind: kind, Revision: rev})
+	if err != nil {
+		return err
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			if status.Code(err) == codes.OutOfRange {
+				return nil // compacted: list again
+			}
+			return err
+		}
+		if len(ev.Object) == 0 {
+			continue
+		}
+		obj, key, ok := decodeMirrored(kind, ev.Object)
+		s.mu.Lock()
+		switch {
+		case ev.Type == string(fsm.EventDeleted):
+			delete(s.objs[kind], keyOf(ev.Object))
+		case ok:
+			s.objs[kind][key] = obj
+		default: // a Secret that is not (or no longer) TLS
+			delete(s.objs[kind], keyOf(ev.Object))
+		}
+		s.mu.Unlock()
+		s.kick()
+	}
+}
+
+func keyOf(raw []byte) string {
+	var m struct {
+		Metadata api.ObjectMeta `json:"metadata"`
+	}
+	_ = json.Unmarshal(raw, &m)
+	return netsvc.Key(m.Metadata.Namespace, m.Metadata.Name)
+}
+
+// decodeMirrored decodes an object the node serves: Secrets only of type
+// kubernetes.io/tls.
+func decodeMirrored(kind string, raw []byte) (api.Object, string, bool) {
+	obj, err := api.DecodeStored(kind, raw)
+	if err != nil {
+		return nil, "", false
+	}
+	if sec, ok := obj.(*api.Secret); ok && sec.Type != api.SecretTypeTLS {
+		return nil, "", false
+	}
+	m := obj.GetObjectMeta()
+	return obj, netsvc.Key(m.Namespace, m.Name), true
+}
+
+func (s *services) kick() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// publish hands each new view to the proxy, DNS and ingress; changes that
+// come within a few milliseconds of each other go as one.
+func (s *services) publish(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.changed:
+		}
+		sleepCtx(ctx, 5*time.Millisecond)
+		st := s.state()
+		s.dns.Update(st)
+		s.ingress.Update(st)
+		for ctx.Err() == nil {
+			err := s.proxy.Update(ctx, st)
+			if err == nil {
+				break
+			}
+			s.k.log.Warn("service rules", "err", err)
+			sleepCtx(ctx, time.Second)
+		}
+	}
+}
+
+// state copies the mirror into a State.
+func (s *services) state() *netsvc.State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &netsvc.State{Services: map[string]*api.Service{}, Endpoints: map[string]*api.Endpoints{},
+		Ingresses: map[string]*api.Ingress{}, Secrets: map[string]*api.Secret{}}
+	for k, o := range s.objs["Service"] {
+		st.Services[k] = o.(*api.Service)
+	}
+	for k, o := range s.objs["Endpoints"] {
+		st.Endpoints[k] = o.(*api.Endpoints)
+	}
+	for k, o := range s.objs["Ingress"] {
+		st.Ingresses[k] = o.(*api.Ingress)
+	}
+	for k, o := range s.objs["Secret"] {
+		st.Secrets[k] = o.(*api.Secret)
+	}
+	return st
+}
+
+// etcDir holds a pod's /etc/resolv.conf and /etc/hosts.
+func (k *kubelet) etcDir(uid string) string { return filepath.Join(k.dir, "etc", uid) }
+
+// podEtc writes a pod's resolv.conf (the node's DNS, the cluster's search
+// domains) and hosts, and returns their mounts.
+func (k *kubelet) podEtc(p *api.Pod, podIP string) ([]driver.Mount, error) {
+	dir := k.etcDir(p.Metadata.UID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	domain, ns := k.cfg.ClusterDomain, p.Metadata.Namespace
+	var resolv string
+	if k.svc != nil {
+		resolv = fmt.Sprintf("search %s.svc.%s svc.%s %s\nnameserver %s\noptions ndots:5\n", ns, domain, domain, domain, k.svc.gateway)
+	} else if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		resolv = string(b)
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	if podIP != "" {
+		host := podHostname(p)
+		if p.Spec.Subdomain != "" {
+			hosts += fmt.Sprintf("%s\t%s.%s.%s.svc.%s %s\n", podIP, host, p.Spec.Subdomain, ns, domain, host)
+		} else {
+			hosts += podIP + "\t" + host + "\n"
+		}
+	}
+	var mounts []driver.Mount
+	for _, f := range []struct{ name, content string }{{"resolv.conf", resolv}, {"hosts", hosts}} {
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path+".tmp", []byte(f.content), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, driver.Mount{Type: "bind", Source: path, Destination: "/etc/" + f.name, ReadOnly: true})
+	}
+	return mounts, nil
+}
+
+// podHostname is a pod's host name: spec.hostname, or its name.
+func podHostname(p *api.Pod) string {
+	if p.Spec.Hostname != "" {
+		return p.Spec.Hostname
+	}
+	return p.Metadata.Name
+}
+
+// EndpointDrain is how long a deleted pod that was an endpoint of a
+// Service keeps running (at most its termination grace period).
+const EndpointDrain = 2 * time.Second
+
+// endpointDrain is how long a deleted pod keeps running: EndpointDrain if
+// it was ready and a Service's selector matches it, else 0.
+func (k *kubelet) endpointDrain(p *api.Pod) time.Duration {
+	if p == nil || !p.Ready() || k.svc == nil || !k.svc.selects(p) {
+		return 0
+	}
+	return min(EndpointDrain, grace(p))
+}
+
+// selects reports whether a Service of the pod's namespace selects it.
+func (s *services) selects(p *api.Pod) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.objs["Service"] {
+		svc := o.(*api.Service)
+		if svc.Metadata.Namespace == p.Metadata.Namespace && len(svc.Spec.Selector) > 0 &&
+			api.SelectorFromSet(svc.Spec.Selector).Matches(p.Metadata.Labels) {
+			return true
+		}
+	}
+	return false
+}
