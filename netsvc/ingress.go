@@ -37,7 +37,7 @@ const (
 	ingressReadHeaderTimeout = 10 * time.Second
 	ingressIdleTimeout       = 120 * time.Second
 	ingressShutdownGrace     = 5 * time.Second
-	ingressDialTimeout       = time.Second
+	ingressDialTimeout       = 5 * time.Second
 	// ingressMaxTries is how many endpoints one request may dial.
 	ingressMaxTries = 3
 	// ingressDownFor keeps an endpoint whose dial failed last in the
@@ -112,7 +112,10 @@ func NewIngress(cfg IngressConfig) *Ingress {
 // A failed dial is returned as an *ingressDialError, which is safe to
 // retry on another endpoint: nothing was sent.
 func (g *Ingress) newUpstream() *http.Transport {
-	d := &net.Dialer{Timeout: ingressDialTimeout, KeepAlive: 30 * time.Second}
+	// No TCP keep-alive probes: idle connections are closed after
+	// IdleConnTimeout anyway, and each probe setting is a system call
+	// on every dial (most backends close after each response).
+	d := &net.Dialer{Timeout: ingressDialTimeout, KeepAlive: -1}
 	protos := new(http.Protocols)
 	protos.SetHTTP1(true)
 	return &http.Transport{

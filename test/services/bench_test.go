@@ -6,22 +6,26 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/internal/testnet"
 )
 
-// BenchmarkServicePaths measures the same small page (busybox httpd, one
-// pod on w1) through every path a client has, with wrk from w3, a node
+// BenchmarkServicePaths measures the same small page (busybox httpd, an
+// identical pod per path, all on w1) through every path a client has, with wrk from w3, a node
 // that runs no pod of it: direct to the pod's IP, the Service's virtual
 // IP (kernel DNAT), the node port of w2 (another node that runs no pod:
 // DNAT, masquerade and one more hop), the ingress of w3, and Debian's
 // nginx on w3 as a reverse proxy to the same pod, the anchor for the
 // ingress. It prints requests per second, p99 latency and the ratios.
+// BERTH_BENCH_DURATION sets each run (5s), BERTH_BENCH_PATHS the paths
+// and their order (direct,vip,nodeport,ingress,nginx).
 // Needs wrk and nginx (scripts/install-deps.sh bench).
 //
 //	go test -run '^$' -bench ServicePaths -benchtime 1x ./test/services/
@@ -33,7 +37,7 @@ func BenchmarkServicePaths(b *testing.B) {
 			}
 		}
 	}
-	dur := 10 * time.Second
+	dur := 5 * time.Second
 	if s := os.Getenv("BERTH_BENCH_DURATION"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -44,23 +48,91 @@ func BenchmarkServicePaths(b *testing.B) {
 	web := []string{"--label", "role=web"}
 	edge := []string{"--label", "role=edge", "--ingress-http-port", "80"}
 	e := start(b, web, edge, edge)
-	e.apply(b, deployment("web", 1, "NodePort"))
-	e.apply(b, `apiVersion: networking.k8s.io/v1
+	// One identical pod per path, all on w1: busybox httpd closes every
+	// connection, so each request leaves a TIME_WAIT behind, and a path
+	// that reused another's (client, pod) pairs would measure their
+	// recycling, not itself.
+	e.apply(b, fmt.Sprintf(`apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: bench}
+spec:
+  serviceName: bench
+  replicas: 5
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: bench}}
+  template:
+    metadata: {labels: {app: bench}}
+    spec:
+      nodeSelector: {role: web}
+      containers:
+      - name: web
+        image: %s
+        command: [sh, -c, 'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www']
+        readinessProbe:
+          httpGet: {path: /, port: 8080}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: vip}
+spec:
+  selector: {statefulset.kubernetes.io/pod-name: bench-1}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: np}
+spec:
+  type: NodePort
+  selector: {statefulset.kubernetes.io/pod-name: bench-2}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ing}
+spec:
+  selector: {statefulset.kubernetes.io/pod-name: bench-3}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: web}
+metadata: {name: ing}
 spec:
   rules:
   - http:
       paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
-`)
-	pod := e.waitReady(b, "web", 1)[0]
-	obj, err := e.cl.Get(context.Background(), "Service", "default", "web")
-	if err != nil {
-		b.Fatal(err)
+      - {path: /, pathType: Prefix, backend: {service: {name: ing, port: {number: 80}}}}
+`, testimage.Ref))
+	pods := map[string]*api.Pod{}
+	for _, p := range e.waitPods(b, "bench", 5) {
+		pods[p.Metadata.Name] = p
 	}
-	svc := obj.(*api.Service)
+	for _, svc := range []string{"vip", "np", "ing"} {
+		e.waitEndpoints(b, svc, 1)
+	}
+	svcs := map[string]*api.Service{}
+	for _, name := range []string{"vip", "np"} {
+		obj, err := e.cl.Get(context.Background(), "Service", "default", name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		svcs[name] = obj.(*api.Service)
+	}
 	w2, w3 := e.workers[1], e.workers[2]
+	// The client's ports: all of them, for as many connections as can be;
+	// and every node forgets a closed connection after 10 s, not 120 s,
+	// so that the hundred thousand connections of a run do not fill its
+	// connection tracking table.
+	for _, cmd := range [][]string{{"w3", "net.ipv4.ip_local_port_range=1024 65535"},
+		{"all", "net.netfilter.nf_conntrack_tcp_timeout_time_wait=10"}} {
+		for _, w := range e.workers {
+			if cmd[0] == "all" || w.Name() == cmd[0] {
+				if out, err := w.Command("sysctl", "-w", cmd[1]).CombinedOutput(); err != nil {
+					b.Fatalf("sysctl: %v: %s", err, out)
+				}
+			}
+		}
+	}
 
 	// nginx in w3, proxying to the pod, as an ingress controller would.
 	dir := b.TempDir()
@@ -88,7 +160,7 @@ http {
 		}
 	}
 }
-`, dir, pod.Status.PodIP)), 0o644)
+`, dir, pods["bench-4"].Status.PodIP)), 0o644)
 	nginx := w3.Command("nginx", "-c", conf, "-p", dir)
 	if out, err := w3.Command("nginx", "-t", "-c", conf, "-p", dir).CombinedOutput(); err != nil {
 		b.Fatalf("nginx -t: %v\n%s", err, out)
@@ -98,23 +170,34 @@ http {
 	}
 	b.Cleanup(func() { nginx.Process.Kill(); nginx.Wait() })
 
-	paths := []struct{ name, url string }{
-		{"direct", fmt.Sprintf("http://%s:8080/", pod.Status.PodIP)},
-		{"vip", fmt.Sprintf("http://%s/", svc.Spec.ClusterIP)},
-		{"nodeport", fmt.Sprintf("http://%s:%d/", w2.IP(), svc.Spec.Ports[0].NodePort)},
-		{"ingress", fmt.Sprintf("http://%s:80/", w3.IP())},
-		{"nginx", fmt.Sprintf("http://%s:8081/", w3.IP())},
+	paths := []struct{ name, url, pod string }{
+		{"direct", fmt.Sprintf("http://%s:8080/", pods["bench-0"].Status.PodIP), "bench-0"},
+		{"vip", fmt.Sprintf("http://%s/", svcs["vip"].Spec.ClusterIP), "bench-1"},
+		{"nodeport", fmt.Sprintf("http://%s:%d/", w2.IP(), svcs["np"].Spec.Ports[0].NodePort), "bench-2"},
+		{"ingress", fmt.Sprintf("http://%s:80/", w3.IP()), "bench-3"},
+		{"nginx", fmt.Sprintf("http://%s:8081/", w3.IP()), "bench-4"},
 	}
 	for _, p := range paths {
-		if out, err := curl(b, w3, p.url); err != nil || out != pod.Metadata.Name {
+		if out, err := curl(b, w3, p.url); err != nil || out != p.pod {
 			b.Fatalf("%s: %s answers %q (%v)", p.name, p.url, out, err)
 		}
 	}
 	b.ResetTimer()
 	res := map[string]wrkResult{}
+	order := paths
+	if s := os.Getenv("BERTH_BENCH_PATHS"); s != "" {
+		order = nil
+		for _, name := range strings.Split(s, ",") {
+			i := slices.IndexFunc(paths, func(p struct{ name, url, pod string }) bool { return p.name == name })
+			if i < 0 {
+				b.Fatalf("BERTH_BENCH_PATHS: no path %q", name)
+			}
+			order = append(order, paths[i])
+		}
+	}
 	for range b.N {
-		for _, p := range paths {
-			wrk(b, w3, p.url, 2*time.Second) // warm up
+		for _, p := range order {
+			wrk(b, w3, p.url, time.Second) // warm up
 			r := wrk(b, w3, p.url, dur)
 			res[p.name] = r
 			b.Logf("%-9s %8.0f req/s  p99 %6.2f ms  errors %d", p.name, r.rps, r.p99.Seconds()*1000, r.errors)
@@ -148,10 +231,12 @@ var (
 	errorsRE = regexp.MustCompile(`(?:connect|read|write|timeout) (\d+)|Non-2xx or 3xx responses: (\d+)`)
 )
 
-// wrk runs wrk in host against url for d: 2 threads, 32 connections.
+// wrk runs wrk in host against url for d: 2 threads, 8 connections
+// (busybox httpd listens with a backlog of 9: more would measure its
+// dropped SYNs and their 1 s retransmission).
 func wrk(tb testing.TB, host *testnet.Host, url string, d time.Duration) wrkResult {
 	tb.Helper()
-	out, err := host.Command("wrk", "-t2", "-c32", "-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", url).CombinedOutput()
+	out, err := host.Command("wrk", "-t2", "-c8", "-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", url).CombinedOutput()
 	if err != nil {
 		tb.Fatalf("wrk %s: %v\n%s", url, err, out)
 	}
@@ -172,8 +257,10 @@ func wrk(tb testing.TB, host *testnet.Host, url string, d time.Duration) wrkResu
 			r.errors += k
 		}
 	}
-	if strings.Contains(s, "Socket errors") || r.errors > 0 {
-		tb.Logf("wrk %s:\n%s", url, s)
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, "Socket errors") || strings.Contains(line, "Non-2xx") {
+			tb.Logf("wrk %s %v: %s", url, d, strings.TrimSpace(line))
+		}
 	}
 	return r
 }

@@ -194,6 +194,14 @@ func (e *env) pods(t testing.TB, app string) []*api.Pod {
 // same name has them all as ready endpoints.
 func (e *env) waitReady(t testing.TB, app string, n int) []*api.Pod {
 	t.Helper()
+	ps := e.waitPods(t, app, n)
+	e.waitEndpoints(t, app, n)
+	return ps
+}
+
+// waitPods waits until n pods of app are ready.
+func (e *env) waitPods(t testing.TB, app string, n int) []*api.Pod {
+	t.Helper()
 	var ps []*api.Pod
 	testcluster.Eventually(t, 90*time.Second, func() error {
 		ps = e.pods(t, app)
@@ -206,7 +214,16 @@ func (e *env) waitReady(t testing.TB, app string, n int) []*api.Pod {
 		if len(ps) != n || ready != n {
 			return fmt.Errorf("%s: %d pods, %d ready, want %d", app, len(ps), ready, n)
 		}
-		obj, err := e.cl.Get(context.Background(), "Endpoints", "default", app)
+		return nil
+	})
+	return ps
+}
+
+// waitEndpoints waits until the Service svc has n ready endpoints.
+func (e *env) waitEndpoints(t testing.TB, svc string, n int) {
+	t.Helper()
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		obj, err := e.cl.Get(context.Background(), "Endpoints", "default", svc)
 		if err != nil {
 			return err
 		}
@@ -215,11 +232,10 @@ func (e *env) waitReady(t testing.TB, app string, n int) []*api.Pod {
 			got += len(ss.Addresses)
 		}
 		if got != n {
-			return fmt.Errorf("endpoints %s: %d ready addresses, want %d", app, got, n)
+			return fmt.Errorf("endpoints %s: %d ready addresses, want %d", svc, got, n)
 		}
 		return nil
 	})
-	return ps
 }
 
 // curl runs curl in host and returns its output.
