@@ -50,6 +50,8 @@ bench: build
 	$(GO) test -run '^$$' -bench ScheduleEndToEnd -benchtime 1x -timeout 10m ./agent/
 	BERTH_BIN=$(CURDIR)/bin/berth $(GO) test -run '^$$' -bench 'Detection|NoFalseNotReady' -benchtime 1x -timeout 30m ./test/e2e/
 	BERTH_BIN=$(CURDIR)/bin/berth $(GO) test -run '^$$' -bench StartLatency -benchtime 1x -timeout 20m ./test/pods/
+	@bash scripts/install-deps.sh bench
+	BERTH_BIN=$(CURDIR)/bin/berth $(GO) test -run '^$$' -bench ServicePaths -benchtime 1x -timeout 10m ./test/services/
 	@bash scripts/bench.sh
 
 proto:

@@ -20,5 +20,7 @@
 // down past their grace; their timings, and the fence that keeps a
 // StatefulSet's pod from running twice, are written in workloads.go. The
 // autoscaler (Autoscaler) scales them on the pods' CPU and GPU use, which
-// it asks of the nodes through a MetricsSource.
+// it asks of the nodes through a MetricsSource. The same loop keeps each
+// Service's Endpoints: the ready and the unready pods its selector
+// matches (endpoints.go).
 package controller
