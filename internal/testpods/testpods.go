@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/client"
 	"github.com/berth-dev/berth/internal/testcluster"
 	"github.com/berth-dev/berth/internal/testcontainerd"
 	"github.com/berth-dev/berth/internal/testimage"
@@ -86,4 +87,18 @@ func WriteImage(tb testing.TB, ref string) string {
 		tb.Fatal(err)
 	}
 	return archive
+}
+
+// Pods lists the pods of the default namespace with the label app=app.
+func Pods(tb testing.TB, cl *client.Client, app string) []*api.Pod {
+	tb.Helper()
+	objs, _, err := cl.List(context.Background(), "Pod", "default", client.LabelSelector("app="+app))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*api.Pod
+	for _, o := range objs {
+		out = append(out, o.(*api.Pod))
+	}
+	return out
 }

@@ -179,15 +179,7 @@ func (e *env) berth(t testing.TB, args ...string) string {
 // pods lists the pods with label app=app.
 func (e *env) pods(t testing.TB, app string) []*api.Pod {
 	t.Helper()
-	objs, _, err := e.cl.List(context.Background(), "Pod", "default", client.LabelSelector("app="+app))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*api.Pod
-	for _, o := range objs {
-		out = append(out, o.(*api.Pod))
-	}
-	return out
+	return testpods.Pods(t, e.cl, app)
 }
 
 // waitReady waits until n pods of app are ready and the Service of the

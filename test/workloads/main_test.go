@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/driver"
 	"github.com/berth-dev/berth/internal/testcluster"
 	"github.com/berth-dev/berth/internal/testcontainerd"
+	"github.com/berth-dev/berth/internal/testpods"
 )
 
 func TestMain(m *testing.M) { os.Exit(testcontainerd.Main(m)) }
@@ -47,15 +48,7 @@ func eventually(t testing.TB, d time.Duration, f func() error) {
 // pods lists the pods with label app=app.
 func pods(t testing.TB, cl *client.Client, app string) []*api.Pod {
 	t.Helper()
-	objs, _, err := cl.List(context.Background(), "Pod", "default", client.LabelSelector("app="+app))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*api.Pod
-	for _, o := range objs {
-		out = append(out, o.(*api.Pod))
-	}
-	return out
+	return testpods.Pods(t, cl, app)
 }
 
 func ready(ps []*api.Pod) []*api.Pod {
