@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -37,8 +38,8 @@ type services struct {
 	k       *kubelet
 	gateway string // the pod bridge's address: DNS listens there
 	proxy   *netsvc.Proxy
-	dns     *netsvc.DNS
-	ingress *netsvc.Ingress
+	dns     serverSlot
+	ingress serverSlot
 
 	mu      sync.Mutex
 	objs    map[string]map[string]api.Object // kind → namespace/name → object
@@ -67,26 +68,38 @@ func (k *kubelet) startServices(ctx context.Context, podSubnet string) error {
 	if err := s.proxy.Start(ctx); err != nil {
 		return err
 	}
-	if s.dns, err = netsvc.NewDNS(netsvc.DNSConfig{Addr: net.JoinHostPort(s.gateway, strconv.Itoa(k.cfg.DNSPort)),
-		Domain: k.cfg.ClusterDomain, Logger: log}); err != nil {
-		return err
-	}
-	if err := s.dns.Start(); err != nil {
-		return fmt.Errorf("cluster DNS on %s: %w", s.gateway, err)
-	}
-	ic := netsvc.IngressConfig{Logger: log}
-	if k.cfg.IngressHTTPPort > 0 {
-		ic.HTTPAddr = ":" + strconv.Itoa(k.cfg.IngressHTTPPort)
-	}
-	if k.cfg.IngressHTTPSPort > 0 {
-		ic.HTTPSAddr = ":" + strconv.Itoa(k.cfg.IngressHTTPSPort)
-	}
-	s.ingress = netsvc.NewIngress(ic)
-	if err := s.ingress.Start(); err != nil {
-		return fmt.Errorf("ingress (--ingress-http-port, --ingress-https-port): %w", err)
+	// DNS and the ingress bind ports something else may hold: the node
+	// runs its pods and Services without them, and tries again.
+	s.dns.start(ctx, k, log, "cluster DNS", func() (server, error) {
+		d, err := netsvc.NewDNS(netsvc.DNSConfig{Addr: net.JoinHostPort(s.gateway, strconv.Itoa(k.cfg.DNSPort)),
+			Domain: k.cfg.ClusterDomain, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		if err := d.Start(); err != nil {
+			return nil, fmt.Errorf("on %s: %w", s.gateway, err)
+		}
+		log.Info("serving cluster DNS", "addr", d.Addr())
+		return d, nil
+	}, s.kick)
+	if k.cfg.IngressHTTPPort > 0 || k.cfg.IngressHTTPSPort > 0 {
+		s.ingress.start(ctx, k, log, "ingress", func() (server, error) {
+			ic := netsvc.IngressConfig{Logger: log}
+			if k.cfg.IngressHTTPPort > 0 {
+				ic.HTTPAddr = ":" + strconv.Itoa(k.cfg.IngressHTTPPort)
+			}
+			if k.cfg.IngressHTTPSPort > 0 {
+				ic.HTTPSAddr = ":" + strconv.Itoa(k.cfg.IngressHTTPSPort)
+			}
+			g := netsvc.NewIngress(ic)
+			if err := g.Start(); err != nil {
+				return nil, fmt.Errorf("(--ingress-http-port, --ingress-https-port): %w", err)
+			}
+			log.Info("serving the ingress", "http", g.HTTPAddr(), "https", g.HTTPSAddr())
+			return g, nil
+		}, s.kick)
 	}
 	k.svc = s
-	log.Info("serving Services", "dns", s.dns.Addr(), "ingress-http", s.ingress.HTTPAddr(), "ingress-https", s.ingress.HTTPSAddr())
 	for _, kind := range mirroredKinds {
 		k.wg.Go(func() { s.mirror(ctx, kind) })
 	}
@@ -97,10 +110,73 @@ func (k *kubelet) startServices(ctx context.Context, podSubnet string) error {
 		if err := s.proxy.Close(c); err != nil {
 			log.Warn("remove service rules", "err", err)
 		}
-		s.dns.Close()
-		s.ingress.Close()
+		s.dns.close()
+		s.ingress.close()
 	})
 	return nil
+}
+
+// server is the DNS server or the ingress.
+type server interface {
+	Update(*netsvc.State)
+	Close() error
+}
+
+// serverSlot holds a server once it has started.
+type serverSlot struct {
+	mu     sync.Mutex
+	srv    server
+	closed bool
+}
+
+// start starts the server, trying again every 10 s until it does or ctx
+// ends (saying why once a minute); ready is called once a retry made it.
+func (sl *serverSlot) start(ctx context.Context, k *kubelet, log *slog.Logger, what string, start func() (server, error), ready func()) {
+	srv, err := start()
+	if err == nil {
+		sl.srv = srv
+		return
+	}
+	log.Error(what+" not served; trying again every 10 s", "err", err)
+	k.wg.Go(func() {
+		said := time.Now()
+		for sleepCtx(ctx, 10*time.Second) {
+			srv, err := start()
+			if err != nil {
+				if time.Since(said) >= time.Minute {
+					log.Error(what+" still not served", "err", err)
+					said = time.Now()
+				}
+				continue
+			}
+			sl.mu.Lock()
+			if sl.closed {
+				srv.Close()
+			} else {
+				sl.srv = srv
+			}
+			sl.mu.Unlock()
+			ready()
+			return
+		}
+	})
+}
+
+func (sl *serverSlot) update(st *netsvc.State) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.srv != nil {
+		sl.srv.Update(st)
+	}
+}
+
+func (sl *serverSlot) close() {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	sl.closed = true
+	if sl.srv != nil {
+		sl.srv.Close()
+	}
 }
 
 // mirror lists one kind, then follows its watch; after a compaction or a
@@ -201,8 +277,8 @@ func (s *services) publish(ctx context.Context) {
 		}
 		sleepCtx(ctx, 5*time.Millisecond)
 		st := s.state()
-		s.dns.Update(st)
-		s.ingress.Update(st)
+		s.dns.update(st)
+		s.ingress.update(st)
 		for ctx.Err() == nil {
 			err := s.proxy.Update(ctx, st)
 			if err == nil {
@@ -238,8 +314,9 @@ func (s *services) state() *netsvc.State {
 // etcDir holds a pod's /etc/resolv.conf and /etc/hosts.
 func (k *kubelet) etcDir(uid string) string { return filepath.Join(k.dir, "etc", uid) }
 
-// podEtc writes a pod's resolv.conf (the node's DNS, the cluster's search
-// domains) and hosts, and returns their mounts.
+// podEtc writes a pod's resolv.conf (the node's DNS and the cluster's
+// search domains; the node's own with dnsPolicy Default) and hosts, and
+// returns their mounts.
 func (k *kubelet) podEtc(p *api.Pod, podIP string) ([]driver.Mount, error) {
 	dir := k.etcDir(p.Metadata.UID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -247,7 +324,7 @@ func (k *kubelet) podEtc(p *api.Pod, podIP string) ([]driver.Mount, error) {
 	}
 	domain, ns := k.cfg.ClusterDomain, p.Metadata.Namespace
 	var resolv string
-	if k.svc != nil {
+	if k.svc != nil && p.Spec.DNSPolicy != api.DNSDefault {
 		resolv = fmt.Sprintf("search %s.svc.%s svc.%s %s\nnameserver %s\noptions ndots:5\n", ns, domain, domain, domain, k.svc.gateway)
 	} else if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		resolv = string(b)

@@ -32,7 +32,19 @@ type PodSpec struct {
 	// StatefulSet's pods get both.
 	Hostname  string `json:"hostname,omitempty"`
 	Subdomain string `json:"subdomain,omitempty"`
+	// DNSPolicy is ClusterFirst (the default: the node's cluster DNS,
+	// which forwards other names to the host's resolvers) or Default
+	// (the node's own resolv.conf). ClusterFirstWithHostNet is taken as
+	// ClusterFirst.
+	DNSPolicy string `json:"dnsPolicy,omitempty"`
 }
+
+// DNS policies of a pod.
+const (
+	DNSClusterFirst            = "ClusterFirst"
+	DNSClusterFirstWithHostNet = "ClusterFirstWithHostNet"
+	DNSDefault                 = "Default"
+)
 
 // Container is one container of a pod.
 type Container struct {

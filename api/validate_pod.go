@@ -63,6 +63,13 @@ func validatePod(l *errList, p *Pod) {
 		validateContainer(l, fmt.Sprintf("spec.containers[%d]", i), &s.Containers[i], names)
 	}
 	validateRuntime(l, s)
+	switch s.DNSPolicy {
+	case "", DNSClusterFirst, DNSClusterFirstWithHostNet, DNSDefault:
+	case "None":
+		l.add("spec.dnsPolicy", "%q is not supported (it needs dnsConfig); use ClusterFirst or Default", s.DNSPolicy)
+	default:
+		l.add("spec.dnsPolicy", "%q is not a DNS policy (ClusterFirst, ClusterFirstWithHostNet, Default)", s.DNSPolicy)
+	}
 	for _, f := range []struct{ path, v string }{{"spec.hostname", s.Hostname}, {"spec.subdomain", s.Subdomain}} {
 		if f.v == "" {
 			continue
