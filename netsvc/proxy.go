@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // The proxy load-balances Services in the kernel, as kube-proxy's iptables
@@ -27,7 +31,9 @@ import (
 // (whose replies must come back through the node that took it) and a pod
 // reaching itself through its Service are masqueraded. A port with no
 // ready endpoint is rejected at once (connection refused), not left to
-// time out.
+// time out. UDP flows to an endpoint that is no longer one are deleted
+// from conntrack (vishvananda/netlink), as kube-proxy does, or a client
+// that keeps its source port would go on sending to it.
 //
 // All chains of one proxy carry its tag: BSVC-TAG (services, from nat
 // PREROUTING and OUTPUT), BNP-TAG (node ports), BPOST-TAG (masquerade),
@@ -61,6 +67,9 @@ type Proxy struct {
 	// bridgeNF: bridged packets pass iptables (br_netfilter loaded and on).
 	bridgeNF bool
 	hooked   bool
+	// udp is, per UDP Service port, the endpoint IPs of the rules in
+	// place.
+	udp map[string]map[string]bool
 }
 
 // masqMark marks packets to masquerade in BPOST (kube-proxy's bit).
@@ -154,7 +163,67 @@ func (p *Proxy) Update(ctx context.Context, s *State) error {
 	if !p.hooked {
 		return errors.New("netsvc: proxy not started")
 	}
-	return p.apply(ctx, p.render(s))
+	if err := p.apply(ctx, p.render(s)); err != nil {
+		return err
+	}
+	// UDP has no connection to end: conntrack would keep sending a
+	// client's datagrams to an endpoint that is gone. Its flows are
+	// forgotten, so the next datagram passes the new rules.
+	udp := udpEndpoints(s)
+	var errs []error
+	for key, had := range p.udp {
+		for ip := range had {
+			if !udp[key][ip] {
+				errs = append(errs, forgetUDP(ip))
+			}
+		}
+	}
+	p.udp = udp
+	return errors.Join(errs...)
+}
+
+// udpEndpoints is the endpoint IPs of every UDP Service port with a
+// virtual IP.
+func udpEndpoints(s *State) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	if s == nil {
+		return out
+	}
+	for key, svc := range s.Services {
+		if _, err := netip.ParseAddr(svc.Spec.ClusterIP); err != nil {
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			if protoOr(sp.Protocol) != "UDP" {
+				continue
+			}
+			ips := map[string]bool{}
+			for _, be := range ReadyAddresses(s.Endpoints[key], sp.Name, sp.Protocol) {
+				ips[be.IP] = true
+			}
+			out[key+"/"+sp.Name] = ips
+		}
+	}
+	return out
+}
+
+// forgetUDP deletes the UDP flows answered by ip (those DNATed to it).
+func forgetUDP(ip string) error {
+	a := net.ParseIP(ip)
+	if a == nil {
+		return nil
+	}
+	f := &netlink.ConntrackFilter{}
+	if err := f.AddProtocol(unix.IPPROTO_UDP); err != nil {
+		return err
+	}
+	if err := f.AddIP(netlink.ConntrackReplySrcIP, a); err != nil {
+		return err
+	}
+	if _, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f); err != nil {
+		return fmt.Errorf("netsvc: forget the UDP flows of %s: %w", ip, err)
+	}
+	return nil
 }
 
 // apply writes a ruleset (render's) unless it is the one in place, and
@@ -180,7 +249,7 @@ func (p *Proxy) Close(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hooked = false
-	p.last, p.have = "", nil
+	p.last, p.have, p.udp = "", nil, nil
 	return p.purge(ctx)
 }
 

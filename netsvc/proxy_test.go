@@ -217,3 +217,97 @@ func TestProxyRenderStable(t *testing.T) {
 		t.Error("a 13-byte tag was taken")
 	}
 }
+
+// serveUDP answers every datagram with name.
+func serveUDP(t *testing.T, addr, name string) {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			_, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			c.WriteTo([]byte(name), from)
+		}
+	}()
+}
+
+// A UDP client keeps its flow (one source port): once its endpoint is no
+// longer one, its next datagram goes to an endpoint that is, not to the
+// old one by a stale conntrack entry.
+func TestProxyUDPFlowsMove(t *testing.T) {
+	inNetns(t, func() {
+		must(t, "ip", "link", "set", "lo", "up")
+		must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
+		must(t, "ip", "link", "set", "pods2", "up")
+		must(t, "ip", "link", "set", "pods", "up")
+		for _, a := range []string{"10.77.0.2/24", "10.77.0.3/24", "10.77.0.9/24"} {
+			must(t, "ip", "addr", "add", a, "dev", "pods")
+		}
+		must(t, "ip", "route", "add", "default", "dev", "pods")
+		serveUDP(t, "10.77.0.2:5353", "10.77.0.2")
+		serveUDP(t, "10.77.0.3:5353", "10.77.0.3")
+		ctx := context.Background()
+		p, err := NewProxy(ProxyConfig{Tag: "u1", PodSubnet: "10.77.0.0/24"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+		state := func(ips ...string) *State {
+			var addrs []api.EndpointAddress
+			for _, ip := range ips {
+				addrs = append(addrs, api.EndpointAddress{IP: ip})
+			}
+			return &State{
+				Services: map[string]*api.Service{"default/dns": {Metadata: api.ObjectMeta{Name: "dns", Namespace: "default"},
+					Spec: api.ServiceSpec{ClusterIP: "10.96.0.53", Ports: []api.ServicePort{{Name: "dns", Protocol: "UDP", Port: 53}}}}},
+				Endpoints: map[string]*api.Endpoints{"default/dns": {Subsets: []api.EndpointSubset{{Addresses: addrs,
+					Ports: []api.EndpointPort{{Name: "dns", Port: 5353, Protocol: "UDP"}}}}}},
+			}
+		}
+		if err := p.Update(ctx, state("10.77.0.2", "10.77.0.3")); err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.ListenPacket("udp4", "10.77.0.9:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		vip := &net.UDPAddr{IP: net.ParseIP("10.96.0.53"), Port: 53}
+		ask := func() string {
+			t.Helper()
+			if _, err := c.WriteTo([]byte("?"), vip); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 64)
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			return string(buf[:n])
+		}
+		first := ask()
+		for range 5 {
+			if got := ask(); got != first {
+				t.Fatalf("one flow answered by %s, then %s", first, got)
+			}
+		}
+		other := map[string]string{"10.77.0.2": "10.77.0.3", "10.77.0.3": "10.77.0.2"}[first]
+		if err := p.Update(ctx, state(other)); err != nil {
+			t.Fatal(err)
+		}
+		if got := ask(); got != other {
+			t.Errorf("after %s left the endpoints, the flow went on to %s, want %s", first, got, other)
+		}
+	})
+}
