@@ -273,6 +273,20 @@ spec:
       - {path: /cgi-bin/who, pathType: Exact, backend: {service: {name: api, port: {number: 80}}}}
 `, base64.StdEncoding.EncodeToString(crtPEM), base64.StdEncoding.EncodeToString(keyPEM)))
 		apiPod := e.pods(t, "api")[0].Metadata.Name
+		// From pods to the Service: the api pod shares a node with a web
+		// pod (a reply that must pass the node's DNAT although it never
+		// leaves the bridge), and a web pod reaches itself (hairpin).
+		for _, from := range []string{apiPod, pods[0].Metadata.Name} {
+			seen := map[string]bool{}
+			for range 9 {
+				out, errs, code := testcluster.CLI(t, e.api, "", "exec", from, "--", "wget", "-qO-", "http://web/")
+				if code != 0 {
+					t.Fatalf("%s: wget http://web/: exit %d: %s%s", from, code, out, errs)
+				}
+				seen[strings.TrimSpace(out)] = true
+			}
+			t.Logf("from %s, 9 requests to web reached %d pods", from, len(seen))
+		}
 		for _, w := range e.workers {
 			testcluster.Eventually(t, 20*time.Second, func() error {
 				for _, c := range []struct {
