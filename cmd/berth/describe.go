@@ -44,6 +44,16 @@ func newDescribeCmd() *cobra.Command {
 			if err := describeObject(cmd.OutOrStdout(), obj, time.Now()); err != nil {
 				return err
 			}
+			switch o := obj.(type) {
+			case *api.Service:
+				var eps *api.Endpoints
+				if e, err := c.Get(ctx, "Endpoints", o.Metadata.Namespace, o.Metadata.Name); err == nil {
+					eps = e.(*api.Endpoints)
+				}
+				return describeService(cmd.OutOrStdout(), o, eps)
+			case *api.Ingress:
+				return describeIngress(cmd.OutOrStdout(), o)
+			}
 			if d, ok := obj.(*api.Deployment); ok {
 				rss, _, err := c.List(ctx, "ReplicaSet", d.Metadata.Namespace)
 				if err != nil {

@@ -106,6 +106,12 @@ func TestServices(t *testing.T) {
 	if !strings.HasPrefix(e.berth(t, "get", "endpoints", "web"), "NAME") {
 		t.Error("berth get endpoints web prints no table")
 	}
+	desc := e.berth(t, "describe", "service", "web")
+	for _, p := range pods {
+		if !strings.Contains(desc, p.Status.PodIP+":8080") {
+			t.Errorf("describe service web lacks the endpoint %s:8080:\n%s", p.Status.PodIP, desc)
+		}
+	}
 
 	// 1. 300 requests to the virtual IP, from a node with none of the
 	// pods, reach all 3 pods, each at least 20%.
