@@ -59,11 +59,12 @@ type ProxyConfig struct {
 
 // Proxy keeps a node's iptables rules for Services.
 type Proxy struct {
-	cfg  ProxyConfig
-	log  *slog.Logger
-	mu   sync.Mutex
-	last string   // the ruleset last applied
-	have []string // our chains present, by table "nat/NAME"
+	cfg ProxyConfig
+	log *slog.Logger
+	mu  sync.Mutex
+	// prev is the ruleset in place: a sync writes only the chains that
+	// differ from it (nil: every chain).
+	prev *ruleset
 	// bridgeNF: bridged packets pass iptables (br_netfilter loaded and on).
 	bridgeNF bool
 	hooked   bool
@@ -226,11 +227,14 @@ func forgetUDP(ip string) error {
 	return nil
 }
 
-// apply writes a ruleset (render's) unless it is the one in place, and
-// deletes the chains it no longer has.
+// apply writes what differs between a ruleset (render's) and the one in
+// place: new and changed chains, and the deletion of those it no longer
+// has, in one transaction. A change of one Service rewrites its own
+// chains, and the services chain only when a port or virtual IP comes or
+// goes.
 func (p *Proxy) apply(ctx context.Context, rs *ruleset) error {
-	text := rs.text(p.have)
-	if text == p.last {
+	text := rs.text(p.prev)
+	if text == "" {
 		return nil
 	}
 	cmd := exec.CommandContext(ctx, "iptables-restore", "-w", "--noflush")
@@ -238,9 +242,10 @@ func (p *Proxy) apply(ctx context.Context, rs *ruleset) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
+		p.prev = nil // unknown: write everything next time
 		return fmt.Errorf("netsvc: iptables-restore: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	p.last, p.have = text, rs.chains()
+	p.prev = rs
 	return nil
 }
 
@@ -249,7 +254,7 @@ func (p *Proxy) Close(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hooked = false
-	p.last, p.have, p.udp = "", nil, nil
+	p.prev, p.udp = nil, nil
 	return p.purge(ctx)
 }
 
@@ -348,41 +353,42 @@ func (rs *ruleset) add(table, chain string, spec ...string) {
 	m[chain] = append(m[chain], strings.Join(spec, " "))
 }
 
-// chains lists the chains as "table/name".
-func (rs *ruleset) chains() []string {
-	var out []string
-	for c := range rs.nat {
-		out = append(out, "nat/"+c)
-	}
-	for c := range rs.filter {
-		out = append(out, "filter/"+c)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// text is the iptables-restore input that makes our chains exactly rs:
-// every chain declared (which flushes it), its rules, and the chains of
-// before that are gone deleted.
-func (rs *ruleset) text(had []string) string {
+// text is the iptables-restore input that turns prev (nil: nothing
+// known) into rs: each chain that is new or differs declared (which
+// flushes it) and filled, and each chain of prev that rs lacks declared
+// and deleted; "" when nothing differs.
+func (rs *ruleset) text(prev *ruleset) string {
 	var b strings.Builder
 	for _, table := range []string{"nat", "filter"} {
-		m := rs.nat
+		m, old := rs.nat, map[string][]string(nil)
+		if prev != nil {
+			old = prev.nat
+		}
 		if table == "filter" {
 			m = rs.filter
+			if prev != nil {
+				old = prev.filter
+			}
 		}
-		names := slices.Sorted(maps.Keys(m))
-		var gone []string
-		for _, h := range had {
-			if c, ok := strings.CutPrefix(h, table+"/"); ok && m[c] == nil {
+		var changed, gone []string
+		for _, c := range slices.Sorted(maps.Keys(m)) {
+			if had, ok := old[c]; prev == nil || !ok || !slices.Equal(had, m[c]) {
+				changed = append(changed, c)
+			}
+		}
+		for _, c := range slices.Sorted(maps.Keys(old)) {
+			if _, ok := m[c]; !ok {
 				gone = append(gone, c)
 			}
 		}
+		if len(changed)+len(gone) == 0 {
+			continue
+		}
 		fmt.Fprintf(&b, "*%s\n", table)
-		for _, c := range slices.Concat(names, gone) {
+		for _, c := range slices.Concat(changed, gone) {
 			fmt.Fprintf(&b, ":%s - [0:0]\n", c)
 		}
-		for _, c := range names {
+		for _, c := range changed {
 			for _, r := range m[c] {
 				if r == "" {
 					continue
