@@ -269,11 +269,16 @@ func (s *services) kick() {
 // publish hands each new view to the proxy, DNS and ingress; changes that
 // come within a few milliseconds of each other go as one.
 func (s *services) publish(ctx context.Context) {
+	// Also now and then with no change: the proxy's full sync puts back
+	// rules someone else removed.
+	tick := time.NewTicker(netsvc.FullSync)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.changed:
+		case <-tick.C:
 		}
 		sleepCtx(ctx, 5*time.Millisecond)
 		st := s.state()

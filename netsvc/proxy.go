@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -63,8 +64,10 @@ type Proxy struct {
 	log *slog.Logger
 	mu  sync.Mutex
 	// prev is the ruleset in place: a sync writes only the chains that
-	// differ from it (nil: every chain).
-	prev *ruleset
+	// differ from it (nil: every chain). Every FullSync, a sync writes
+	// every chain, in case someone else changed ours.
+	prev     *ruleset
+	lastFull time.Time
 	// bridgeNF: bridged packets pass iptables (br_netfilter loaded and on).
 	bridgeNF bool
 	hooked   bool
@@ -164,6 +167,9 @@ func (p *Proxy) Update(ctx context.Context, s *State) error {
 	if !p.hooked {
 		return errors.New("netsvc: proxy not started")
 	}
+	if time.Since(p.lastFull) > FullSync {
+		p.prev = nil
+	}
 	if err := p.apply(ctx, p.render(s)); err != nil {
 		return err
 	}
@@ -245,9 +251,16 @@ func (p *Proxy) apply(ctx context.Context, rs *ruleset) error {
 		p.prev = nil // unknown: write everything next time
 		return fmt.Errorf("netsvc: iptables-restore: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
+	if p.prev == nil {
+		p.lastFull = time.Now()
+	}
 	p.prev = rs
 	return nil
 }
+
+// FullSync is how often the proxy writes every chain, not only those that
+// changed.
+const FullSync = 10 * time.Minute
 
 // Close removes every rule and chain of the proxy.
 func (p *Proxy) Close(ctx context.Context) error {
