@@ -29,13 +29,19 @@ const managedBy = "berth-endpoints-controller"
 func (w *Workloads) syncEndpoints(ctx context.Context, st *state) error {
 	var ops []fsm.Op
 	services := map[string]*api.Service{}
+	byNS := map[string][]*api.Pod{}
+	if len(st.services) > 0 {
+		for _, p := range st.pods {
+			byNS[p.Metadata.Namespace] = append(byNS[p.Metadata.Namespace], p)
+		}
+	}
 	for _, svc := range st.services {
 		key := svc.Metadata.Namespace + "/" + svc.Metadata.Name
 		services[key] = svc
 		if len(svc.Spec.Selector) == 0 {
 			continue
 		}
-		want := endpointsFor(st, svc)
+		want := endpointsFor(byNS[svc.Metadata.Namespace], svc)
 		have := st.endpoints[key]
 		if have != nil && sameEndpoints(have, want) {
 			continue
@@ -61,16 +67,17 @@ func (w *Workloads) syncEndpoints(ctx context.Context, st *state) error {
 	return w.write(ctx, st.now, ops...)
 }
 
-// endpointsFor computes a Service's Endpoints.
-func endpointsFor(st *state, svc *api.Service) *api.Endpoints {
+// endpointsFor computes a Service's Endpoints from the pods of its
+// namespace.
+func endpointsFor(pods []*api.Pod, svc *api.Service) *api.Endpoints {
 	eps := &api.Endpoints{TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: "Endpoints"},
 		Metadata: api.ObjectMeta{Name: svc.Metadata.Name, Namespace: svc.Metadata.Namespace,
 			Labels: map[string]string{LabelManagedBy: managedBy}}}
 	sel := api.SelectorFromSet(svc.Spec.Selector)
 	bySig := map[string]*api.EndpointSubset{}
 	var sigs []string
-	for _, p := range st.pods {
-		if p.Metadata.Namespace != svc.Metadata.Namespace || !sel.Matches(p.Metadata.Labels) ||
+	for _, p := range pods {
+		if !sel.Matches(p.Metadata.Labels) ||
 			p.Status.PodIP == "" || p.Spec.NodeName == "" || p.Terminated() ||
 			p.Metadata.Annotations[api.AnnotationStopped] == "true" {
 			continue
