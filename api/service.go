@@ -37,12 +37,46 @@ type ServiceSpec struct {
 	ClusterIPs []string `json:"clusterIPs,omitempty"`
 	// PublishNotReadyAddresses lists pods in DNS before they are ready
 	// (a StatefulSet's peers finding each other).
-	PublishNotReadyAddresses bool     `json:"publishNotReadyAddresses,omitempty"`
-	SessionAffinity          string   `json:"sessionAffinity,omitempty"` // None (only)
-	ExternalTrafficPolicy    string   `json:"externalTrafficPolicy,omitempty"`
-	InternalTrafficPolicy    string   `json:"internalTrafficPolicy,omitempty"`
-	IPFamilies               []string `json:"ipFamilies,omitempty"`
-	IPFamilyPolicy           string   `json:"ipFamilyPolicy,omitempty"`
+	PublishNotReadyAddresses bool `json:"publishNotReadyAddresses,omitempty"`
+	// SessionAffinity is None (each connection picks an endpoint) or
+	// ClientIP (a client's connections go to the endpoint its first one
+	// went to, for SessionAffinityConfig's timeout, 3 hours by default).
+	SessionAffinity       string                 `json:"sessionAffinity,omitempty"`
+	SessionAffinityConfig *SessionAffinityConfig `json:"sessionAffinityConfig,omitempty"`
+	ExternalTrafficPolicy string                 `json:"externalTrafficPolicy,omitempty"`
+	InternalTrafficPolicy string                 `json:"internalTrafficPolicy,omitempty"`
+	IPFamilies            []string               `json:"ipFamilies,omitempty"`
+	IPFamilyPolicy        string                 `json:"ipFamilyPolicy,omitempty"`
+}
+
+// SessionAffinityConfig tunes ClientIP affinity.
+type SessionAffinityConfig struct {
+	ClientIP *ClientIPConfig `json:"clientIP,omitempty"`
+}
+
+// ClientIPConfig is how long a client stays with its endpoint.
+type ClientIPConfig struct {
+	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"` // 1 to 86400, default 10800
+}
+
+// Session affinities of a Service.
+const (
+	SessionAffinityNone     = "None"
+	SessionAffinityClientIP = "ClientIP"
+	// DefaultAffinityTimeout is ClientIP affinity's default, in seconds.
+	DefaultAffinityTimeout = 10800
+)
+
+// AffinityTimeout is how long a ClientIP affinity lasts, in seconds (0
+// without affinity).
+func (o *Service) AffinityTimeout() int32 {
+	if o.Spec.SessionAffinity != SessionAffinityClientIP {
+		return 0
+	}
+	if c := o.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+		return *c.ClientIP.TimeoutSeconds
+	}
+	return DefaultAffinityTimeout
 }
 
 // ServicePort is one port of a Service.

@@ -76,6 +76,18 @@ func defaultServiceSpec(s *ServiceSpec) {
 	if s.SessionAffinity == "" {
 		s.SessionAffinity = sessionAffinityNone
 	}
+	if s.SessionAffinity == SessionAffinityClientIP {
+		if s.SessionAffinityConfig == nil {
+			s.SessionAffinityConfig = &SessionAffinityConfig{}
+		}
+		if s.SessionAffinityConfig.ClientIP == nil {
+			s.SessionAffinityConfig.ClientIP = &ClientIPConfig{}
+		}
+		if s.SessionAffinityConfig.ClientIP.TimeoutSeconds == nil {
+			t := int32(DefaultAffinityTimeout)
+			s.SessionAffinityConfig.ClientIP.TimeoutSeconds = &t
+		}
+	}
 	if s.Type == ServiceTypeNodePort && s.ExternalTrafficPolicy == "" {
 		s.ExternalTrafficPolicy = trafficPolicyCluster
 	}
@@ -131,8 +143,19 @@ func validateServiceSpec(l *errList, s *ServiceSpec) {
 	}
 	validateServicePorts(l, s.Ports, nodePort)
 	validateLabelMap(l, "spec.selector", s.Selector)
-	if a := s.SessionAffinity; a != "" && a != sessionAffinityNone {
-		notSupported(l, "spec.sessionAffinity", a, sessionAffinityNone)
+	switch a := s.SessionAffinity; a {
+	case "", sessionAffinityNone:
+		if s.SessionAffinityConfig != nil {
+			l.add("spec.sessionAffinityConfig", "only with sessionAffinity ClientIP")
+		}
+	case SessionAffinityClientIP:
+		if c := s.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+			if t := *c.ClientIP.TimeoutSeconds; t < 1 || t > 86400 {
+				l.add("spec.sessionAffinityConfig.clientIP.timeoutSeconds", "%d is not between 1 and 86400", t)
+			}
+		}
+	default:
+		notSupported(l, "spec.sessionAffinity", a, sessionAffinityNone, SessionAffinityClientIP)
 	}
 	switch p := s.ExternalTrafficPolicy; {
 	case p == "":

@@ -32,7 +32,8 @@ import (
 // (whose replies must come back through the node that took it) and a pod
 // reaching itself through its Service are masqueraded. A port with no
 // ready endpoint is rejected at once (connection refused), not left to
-// time out. UDP flows to an endpoint that is no longer one are deleted
+// time out. ClientIP session affinity uses the recent match, as
+// kube-proxy does. UDP flows to an endpoint that is no longer one are deleted
 // from conntrack (vishvananda/netlink), as kube-proxy does, or a client
 // that keeps its source port would go on sending to it.
 //
@@ -475,8 +476,20 @@ func (p *Proxy) render(s *State) *ruleset {
 					slices.Concat(np, comment, []string{"-j", "MARK", "--set-xmark", masqMark}),
 					slices.Concat(np, comment, []string{"-j", chain}))
 			}
+			epChainOf := func(be Backend) string {
+				return "BE-" + t + "-" + short(key+"/"+sp.Name+"/"+proto+"/"+be.IP+":"+strconv.Itoa(int(be.Port)))
+			}
+			// ClientIP affinity, as kube-proxy: a client seen by an
+			// endpoint within the timeout goes back to it.
+			affinity := svc.AffinityTimeout()
+			if affinity > 0 {
+				for _, be := range backends {
+					rs.add("nat", chain, slices.Concat([]string{"-m", "recent", "--name", epChainOf(be), "--rcheck", "--seconds", strconv.Itoa(int(affinity)), "--reap"},
+						comment, []string{"-j", epChainOf(be)})...)
+				}
+			}
 			for i, be := range backends {
-				epChain := "BE-" + t + "-" + short(key+"/"+sp.Name+"/"+proto+"/"+be.IP+":"+strconv.Itoa(int(be.Port)))
+				epChain := epChainOf(be)
 				var pick []string
 				if n := len(backends) - i; n > 1 {
 					pick = []string{"-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(1/float64(n), 'f', 10, 64)}
@@ -488,7 +501,11 @@ func (p *Proxy) render(s *State) *ruleset {
 				if a, err := netip.ParseAddr(be.IP); err == nil && !p.bridgeNF && podNet.Contains(a) {
 					rs.add("nat", epChain, slices.Concat([]string{"-s", podNet.String()}, comment, []string{"-j", "MARK", "--set-xmark", masqMark})...)
 				}
-				rs.add("nat", epChain, slices.Concat([]string{"-p", proto}, comment, []string{"-j", "DNAT", "--to-destination", net4(be.IP, be.Port)})...)
+				var remember []string
+				if affinity > 0 {
+					remember = []string{"-m", "recent", "--name", epChain, "--set"}
+				}
+				rs.add("nat", epChain, slices.Concat([]string{"-p", proto}, remember, comment, []string{"-j", "DNAT", "--to-destination", net4(be.IP, be.Port)})...)
 			}
 		}
 	}

@@ -165,6 +165,22 @@ func TestProxyKernel(t *testing.T) {
 				t.Errorf("%s: the not-ready endpoint got %d", addr, hits["10.77.0.9"])
 			}
 		}
+		// ClientIP affinity: every connection of this client goes to
+		// the endpoint its first one went to.
+		aff := svcState("10.77.0.2", "10.77.0.3", "10.77.0.4")
+		aff.Services["default/web"].Spec.SessionAffinity = api.SessionAffinityClientIP
+		if err := p.Update(ctx, aff); err != nil {
+			t.Fatal(err)
+		}
+		first, err := fetch("10.96.0.10:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 30 {
+			if got, err := fetch("10.96.0.10:80"); err != nil || got != first {
+				t.Fatalf("with ClientIP affinity: %q (%v) after %q", got, err, first)
+			}
+		}
 		// One endpoint left: every connection goes there.
 		if err := p.Update(ctx, svcState("10.77.0.3")); err != nil {
 			t.Fatal(err)
