@@ -62,7 +62,7 @@ func (k *kubelet) startServices(ctx context.Context, podSubnet string) error {
 		s.objs[kind] = map[string]api.Object{}
 	}
 	log := k.log.With("part", "services")
-	if s.proxy, err = netsvc.NewProxy(netsvc.ProxyConfig{Tag: k.net.Bridge(), PodSubnet: podSubnet, Logger: log}); err != nil {
+	if s.proxy, err = netsvc.NewProxy(netsvc.ProxyConfig{Tag: k.net.Bridge(), PodSubnet: podSubnet, NodeName: k.name, Logger: log}); err != nil {
 		return err
 	}
 	if err := s.proxy.Start(ctx); err != nil {

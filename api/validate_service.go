@@ -23,6 +23,7 @@ const (
 // Traffic policies and session affinity: Berth has only the defaults.
 const (
 	trafficPolicyCluster = "Cluster"
+	trafficPolicyLocal   = "Local"
 	sessionAffinityNone  = "None"
 	ipv4Family           = "IPv4"
 	singleStack          = "SingleStack"
@@ -159,8 +160,8 @@ func validateServiceSpec(l *errList, s *ServiceSpec) {
 	}
 	switch p := s.ExternalTrafficPolicy; {
 	case p == "":
-	case p != trafficPolicyCluster:
-		notSupported(l, "spec.externalTrafficPolicy", p, trafficPolicyCluster)
+	case p != trafficPolicyCluster && p != trafficPolicyLocal:
+		notSupported(l, "spec.externalTrafficPolicy", p, trafficPolicyCluster, trafficPolicyLocal)
 	case !nodePort:
 		l.add("spec.externalTrafficPolicy", "may only be set with type \"NodePort\"")
 	}

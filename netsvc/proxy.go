@@ -39,8 +39,9 @@ import (
 //
 // All chains of one proxy carry its tag: BSVC-TAG (services, from nat
 // PREROUTING and OUTPUT), BNP-TAG (node ports), BPOST-TAG (masquerade),
-// BFWD-TAG and BREJ-TAG (filter), BS-TAG-HASH (one per service port) and
-// BE-TAG-HASH (one per endpoint). Every sync writes them all in one
+// BFWD-TAG and BREJ-TAG (filter), BS-TAG-HASH (one per service port),
+// BL-TAG-HASH (its node port's local endpoints, with externalTrafficPolicy
+// Local) and BE-TAG-HASH (one per endpoint). Every sync writes them all in one
 // iptables-restore transaction, so a packet sees the old rules or the new,
 // never half of a change; the jumps from the built-in chains are added
 // once, with the comment "berth-svc:TAG".
@@ -56,7 +57,10 @@ type ProxyConfig struct {
 	// to one of its own pods through a Service is masqueraded, else the
 	// reply would bypass the DNAT.
 	PodSubnet string
-	Logger    *slog.Logger
+	// NodeName is this node's: a node port with externalTrafficPolicy
+	// Local reaches only the endpoints on it.
+	NodeName string
+	Logger   *slog.Logger
 }
 
 // Proxy keeps a node's iptables rules for Services.
@@ -76,6 +80,10 @@ type Proxy struct {
 	// place.
 	udp map[string]map[string]bool
 }
+
+// externalLocal is the externalTrafficPolicy that keeps node-port
+// traffic on the node's own endpoints.
+const externalLocal = "Local"
 
 // masqMark marks packets to masquerade in BPOST (kube-proxy's bit).
 const masqMark = "0x4000/0x4000"
@@ -342,7 +350,7 @@ func (p *Proxy) isOurs(chain string) bool {
 			return true
 		}
 	}
-	return strings.HasPrefix(chain, "BS-"+t+"-") || strings.HasPrefix(chain, "BE-"+t+"-")
+	return strings.HasPrefix(chain, "BS-"+t+"-") || strings.HasPrefix(chain, "BE-"+t+"-") || strings.HasPrefix(chain, "BL-"+t+"-")
 }
 
 func iptables(ctx context.Context, table, op, chain string, spec ...string) error {
@@ -470,8 +478,31 @@ func (p *Proxy) render(s *State) *ruleset {
 			}
 			chain := "BS-" + t + "-" + short(key+"/"+sp.Name+"/"+proto)
 			rs.add("nat", svcChain, slices.Concat(dst, comment, []string{"-j", chain})...)
-			if sp.NodePort != 0 {
-				np := []string{"-p", proto, "-m", proto, "--dport", strconv.Itoa(int(sp.NodePort))}
+			if np := []string{"-p", proto, "-m", proto, "--dport", strconv.Itoa(int(sp.NodePort))}; sp.NodePort != 0 && svc.Spec.ExternalTrafficPolicy == externalLocal {
+				// Only this node's endpoints, and no masquerade: the pod
+				// sees the client's address. None here: dropped, as
+				// kube-proxy does, so a load balancer's health check
+				// turns to another node.
+				var local []Backend
+				for _, be := range backends {
+					if be.Node == p.cfg.NodeName {
+						local = append(local, be)
+					}
+				}
+				if len(local) == 0 {
+					rs.add("filter", rejChain, slices.Concat([]string{"-m", "addrtype", "--dst-type", "LOCAL"}, np, comment, []string{"-j", "DROP"})...)
+				} else {
+					lchain := "BL-" + t + "-" + short(key+"/"+sp.Name+"/"+proto)
+					nodePorts = append(nodePorts, slices.Concat(np, comment, []string{"-j", lchain}))
+					for i, be := range local {
+						var pick []string
+						if n := len(local) - i; n > 1 {
+							pick = []string{"-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(1/float64(n), 'f', 10, 64)}
+						}
+						rs.add("nat", lchain, slices.Concat(pick, comment, []string{"-j", "BE-" + t + "-" + short(key+"/"+sp.Name+"/"+proto+"/"+be.IP+":"+strconv.Itoa(int(be.Port)))})...)
+					}
+				}
+			} else if sp.NodePort != 0 {
 				nodePorts = append(nodePorts,
 					slices.Concat(np, comment, []string{"-j", "MARK", "--set-xmark", masqMark}),
 					slices.Concat(np, comment, []string{"-j", chain}))

@@ -370,3 +370,78 @@ func BenchmarkProxySync(b *testing.B) {
 		}
 	})
 }
+
+// A node port with externalTrafficPolicy Local reaches only this node's
+// endpoints, and keeps the client's address (no masquerade); with none
+// on the node, it answers nothing. The virtual IP still reaches all.
+func TestProxyExternalLocal(t *testing.T) {
+	inNetns(t, func() {
+		must(t, "ip", "link", "set", "lo", "up")
+		must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
+		must(t, "ip", "link", "set", "pods2", "up")
+		must(t, "ip", "link", "set", "pods", "up")
+		for _, a := range []string{"10.77.0.2/24", "10.77.0.3/24", "10.77.0.4/24"} {
+			must(t, "ip", "addr", "add", a, "dev", "pods")
+		}
+		must(t, "ip", "route", "add", "default", "dev", "pods")
+		for _, ip := range []string{"10.77.0.2", "10.77.0.3", "10.77.0.4"} {
+			serve(t, ip+":8080", ip)
+		}
+		ctx := context.Background()
+		p, err := NewProxy(ProxyConfig{Tag: "l1", PodSubnet: "10.77.0.0/24", NodeName: "n1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+		state := func(nodes ...string) *State {
+			s := svcState("10.77.0.2", "10.77.0.3", "10.77.0.4")
+			s.Services["default/web"].Spec.ExternalTrafficPolicy = "Local"
+			for i := range s.Endpoints["default/web"].Subsets[0].Addresses {
+				s.Endpoints["default/web"].Subsets[0].Addresses[i].NodeName = nodes[i]
+			}
+			return s
+		}
+		if err := p.Update(ctx, state("n1", "n2", "n1")); err != nil {
+			t.Fatal(err)
+		}
+		hits := map[string]int{}
+		for range 60 {
+			got, err := fetch("10.77.0.2:30080")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hits[got]++
+		}
+		if hits["10.77.0.3"] != 0 || hits["10.77.0.2"] == 0 || hits["10.77.0.4"] == 0 {
+			t.Errorf("node port, Local: %v, want only n1's 10.77.0.2 and 10.77.0.4", hits)
+		}
+		vip := map[string]int{}
+		for range 60 {
+			got, err := fetch("10.96.0.10:80")
+			if err != nil {
+				t.Fatal(err)
+			}
+			vip[got]++
+		}
+		if len(vip) != 3 {
+			t.Errorf("virtual IP with Local node ports: %v, want all 3", vip)
+		}
+		out, _ := exec.Command("iptables-save", "-t", "nat").Output()
+		for line := range strings.Lines(string(out)) {
+			if strings.Contains(line, "BNP-l1") && strings.Contains(line, "MARK") {
+				t.Errorf("a Local node port is masqueraded: %s", line)
+			}
+		}
+		if err := p.Update(ctx, state("n2", "n2", "n3")); err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.DialTimeout("tcp", "10.77.0.2:30080", 300*time.Millisecond)
+		if err == nil {
+			c.Close()
+			t.Error("node port, Local, no endpoint on this node: connected")
+		}
+	})
+}
