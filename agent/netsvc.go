@@ -43,6 +43,7 @@ type services struct {
 
 	mu      sync.Mutex
 	objs    map[string]map[string]api.Object // kind → namespace/name → object
+	listed  map[string]bool                  // kinds listed once
 	changed chan struct{}
 }
 
@@ -57,7 +58,7 @@ func (k *kubelet) startServices(ctx context.Context, podSubnet string) error {
 		return err
 	}
 	s := &services{k: k, gateway: p.Masked().Addr().Next().String(),
-		objs: map[string]map[string]api.Object{}, changed: make(chan struct{}, 1)}
+		objs: map[string]map[string]api.Object{}, listed: map[string]bool{}, changed: make(chan struct{}, 1)}
 	for _, kind := range mirroredKinds {
 		s.objs[kind] = map[string]api.Object{}
 	}
@@ -105,11 +106,9 @@ func (k *kubelet) startServices(ctx context.Context, podSubnet string) error {
 	}
 	k.wg.Go(func() {
 		s.publish(ctx)
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.proxy.Close(c); err != nil {
-			log.Warn("remove service rules", "err", err)
-		}
+		// The kernel rules stay when the agent stops, as kube-proxy's
+		// do: Services keep working through a restart, and `berth agent
+		// purge` removes them.
 		s.dns.close()
 		s.ingress.close()
 	})
@@ -196,6 +195,7 @@ func (s *services) mirror(ctx context.Context, kind string) {
 		}
 		s.mu.Lock()
 		s.objs[kind] = objs
+		s.listed[kind] = true
 		s.mu.Unlock()
 		s.kick()
 		err = s.watch(ctx, kind, resp.Revision)
@@ -282,6 +282,9 @@ func (s *services) publish(ctx context.Context) {
 		}
 		sleepCtx(ctx, 5*time.Millisecond)
 		st := s.state()
+		if st == nil {
+			continue // not every kind listed yet: the rules in place stay
+		}
 		s.dns.update(st)
 		s.ingress.update(st)
 		for ctx.Err() == nil {
@@ -295,10 +298,14 @@ func (s *services) publish(ctx context.Context) {
 	}
 }
 
-// state copies the mirror into a State.
+// state copies the mirror into a State; nil until every kind has been
+// listed once (Services without their Endpoints would be rejected).
 func (s *services) state() *netsvc.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.listed) < len(mirroredKinds) {
+		return nil
+	}
 	st := &netsvc.State{Services: map[string]*api.Service{}, Endpoints: map[string]*api.Endpoints{},
 		Ingresses: map[string]*api.Ingress{}, Secrets: map[string]*api.Secret{}}
 	for k, o := range s.objs["Service"] {

@@ -128,10 +128,12 @@ type rule struct {
 }
 
 // Start readies the kernel (forwarding; bridged traffic through iptables
-// where br_netfilter is there) and puts the hooks and empty chains in
-// place, first in their built-in chains: a rule of another that accepts
-// a pod's traffic must not come before the rejection of a Service
-// without endpoints.
+// where br_netfilter is there) and puts the hooks in place, first in their
+// built-in chains (a rule of another that accepts a pod's traffic must not
+// come before the rejection of a Service without endpoints). Rules of
+// this tag already in place (an agent restarted) stay and serve until the
+// first Update replaces them: a restart does not cut Services off. Close
+// or Purge removes them.
 func (p *Proxy) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -139,19 +141,47 @@ func (p *Proxy) Start(ctx context.Context) error {
 	if !p.bridgeNF {
 		p.log.Warn("bridged traffic does not pass iptables (no br_netfilter): a pod reaching a pod of its own node through a Service is masqueraded")
 	}
-	// Remove what a killed proxy of this tag left, then start clean.
-	if err := p.purge(ctx); err != nil {
-		return err
+	// Take over what a proxy of this tag left (this agent before a
+	// restart): its rules go on serving until the first sync, which
+	// rewrites every chain and deletes those it no longer has.
+	stale := &ruleset{nat: map[string][]string{}, filter: map[string][]string{}}
+	for _, table := range []string{"nat", "filter"} {
+		chains, err := p.ourChains(ctx, table)
+		if err != nil {
+			return err
+		}
+		m := stale.nat
+		if table == "filter" {
+			m = stale.filter
+		}
+		for _, c := range chains {
+			m[c] = []string{"\x00stale"} // differs from any chain's rules
+		}
 	}
-	if err := p.apply(ctx, p.render(nil)); err != nil {
-		return err
+	base := p.render(nil)
+	for table, m := range map[string]map[string][]string{"nat": base.nat, "filter": base.filter} {
+		have := stale.nat
+		if table == "filter" {
+			have = stale.filter
+		}
+		for c := range m {
+			if _, ok := have[c]; !ok {
+				if err := iptables(ctx, table, "-N", c); err != nil {
+					return err
+				}
+				have[c] = []string{"\x00stale"}
+			}
+		}
 	}
 	for _, h := range p.hooks() {
+		if iptables(ctx, h.table, "-C", h.chain, h.spec...) == nil {
+			continue
+		}
 		if err := iptables(ctx, h.table, "-I", h.chain, append([]string{"1"}, h.spec...)...); err != nil {
 			return err
 		}
 	}
-	p.hooked = true
+	p.prev, p.hooked = stale, true
 	return nil
 }
 
@@ -176,7 +206,7 @@ func (p *Proxy) Update(ctx context.Context, s *State) error {
 	if !p.hooked {
 		return errors.New("netsvc: proxy not started")
 	}
-	if time.Since(p.lastFull) > FullSync {
+	if time.Since(p.lastFull) > FullSync && p.prev != nil && !p.prev.stale() {
 		p.prev = nil
 	}
 	if err := p.apply(ctx, p.render(s)); err != nil {
@@ -257,10 +287,10 @@ func (p *Proxy) apply(ctx context.Context, rs *ruleset) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		p.prev = nil // unknown: write everything next time
+		p.prev = staleOf(p.prev, rs) // unknown: write everything next time
 		return fmt.Errorf("netsvc: iptables-restore: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	if p.prev == nil {
+	if p.prev == nil || p.prev.stale() {
 		p.lastFull = time.Now()
 	}
 	p.prev = rs
@@ -365,6 +395,34 @@ func iptables(ctx context.Context, table, op, chain string, spec ...string) erro
 // ruleset is the content of our chains.
 type ruleset struct {
 	nat, filter map[string][]string // chain → rule specs (after -A CHAIN)
+}
+
+// staleOf is a ruleset of every chain of the rulesets given (nil ones
+// skipped), with rules unknown: the next sync rewrites each chain it
+// keeps and deletes the others.
+func staleOf(rss ...*ruleset) *ruleset {
+	out := &ruleset{nat: map[string][]string{}, filter: map[string][]string{}}
+	for _, rs := range rss {
+		if rs == nil {
+			continue
+		}
+		for c := range rs.nat {
+			out.nat[c] = []string{"\x00stale"}
+		}
+		for c := range rs.filter {
+			out.filter[c] = []string{"\x00stale"}
+		}
+	}
+	return out
+}
+
+// stale says whether the ruleset's rules are not known (staleOf, or what
+// Start found in place).
+func (rs *ruleset) stale() bool {
+	for _, r := range rs.nat {
+		return len(r) == 1 && r[0] == "\x00stale"
+	}
+	return false
 }
 
 func (rs *ruleset) add(table, chain string, spec ...string) {

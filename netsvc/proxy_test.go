@@ -445,3 +445,64 @@ func TestProxyExternalLocal(t *testing.T) {
 		}
 	})
 }
+
+// An agent that restarts finds its rules in place: they serve until its
+// first sync, which deletes the chains it no longer has.
+func TestProxyRestartKeepsRules(t *testing.T) {
+	inNetns(t, func() {
+		must(t, "ip", "link", "set", "lo", "up")
+		must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
+		must(t, "ip", "link", "set", "pods2", "up")
+		must(t, "ip", "link", "set", "pods", "up")
+		for _, a := range []string{"10.77.0.2/24", "10.77.0.3/24"} {
+			must(t, "ip", "addr", "add", a, "dev", "pods")
+		}
+		must(t, "ip", "route", "add", "default", "dev", "pods")
+		serve(t, "10.77.0.2:8080", "10.77.0.2")
+		serve(t, "10.77.0.3:8080", "10.77.0.3")
+		ctx := context.Background()
+		newProxy := func() *Proxy {
+			p, err := NewProxy(ProxyConfig{Tag: "r1", PodSubnet: "10.77.0.0/24"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		p := newProxy()
+		if err := p.Update(ctx, svcState("10.77.0.2")); err != nil {
+			t.Fatal(err)
+		}
+		// The agent goes away without Close, and comes back.
+		p = newProxy()
+		defer p.Close(ctx)
+		if got, err := fetch("10.96.0.10:80"); err != nil || got != "10.77.0.2" {
+			t.Fatalf("after the restart, before a sync: %q, %v", got, err)
+		}
+		hooks := func() int {
+			out, _ := exec.Command("iptables-save").Output()
+			return strings.Count(string(out), "berth-svc:r1")
+		}
+		if n := hooks(); n != len(p.hooks()) {
+			t.Errorf("%d hooks after the restart, want %d", n, len(p.hooks()))
+		}
+		old, _ := exec.Command("iptables-save", "-t", "nat").Output()
+		if err := p.Update(ctx, svcState("10.77.0.3")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := fetch("10.96.0.10:80"); err != nil || got != "10.77.0.3" {
+			t.Fatalf("after the sync: %q, %v", got, err)
+		}
+		now, _ := exec.Command("iptables-save", "-t", "nat").Output()
+		for line := range strings.Lines(string(old)) {
+			if strings.HasPrefix(line, ":BE-r1-") && !strings.Contains(string(now), strings.Fields(line)[0]+" ") {
+				continue // gone, as it should be
+			}
+			if strings.HasPrefix(line, ":BE-r1-") {
+				t.Errorf("the old endpoint's chain %s is still there", strings.Fields(line)[0])
+			}
+		}
+	})
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/internal/testcluster"
 	"github.com/berth-dev/berth/internal/testimage"
+	"github.com/berth-dev/berth/internal/testpods"
 )
 
 // server is a pod's script: httpd on 8080 whose pages / and /api/ are
@@ -321,6 +322,27 @@ spec:
 				}
 				return nil
 			})
+		}
+	})
+
+	// The rules stay while a node's agent is down: its Services keep
+	// working through a restart, and the agent takes them over.
+	t.Run("restart", func(t *testing.T) {
+		agent := e.c.Workers[3] // w4's
+		agent.Stop(t)
+		rs := loadgen(t, w4, loadConfig{URL: "http://" + vip + "/", Requests: 30})()
+		for _, r := range rs {
+			if !r.OK {
+				t.Fatalf("through the virtual IP while w4's agent is down: %s", r.Err)
+			}
+		}
+		agent.Start(t)
+		testpods.WaitNodesReady(t, e.c, 5, 30*time.Second)
+		rs = loadgen(t, w4, loadConfig{URL: "http://" + vip + "/", Requests: 30})()
+		for _, r := range rs {
+			if !r.OK {
+				t.Fatalf("through the virtual IP after w4's agent restarted: %s", r.Err)
+			}
 		}
 	})
 
