@@ -64,6 +64,20 @@ func must(t testing.TB, args ...string) {
 	}
 }
 
+// podsNet gives the namespace the addresses (/24) on a veth, lo up, and a
+// default route through it: local "pods" to balance over.
+func podsNet(t testing.TB, addrs ...string) {
+	t.Helper()
+	must(t, "ip", "link", "set", "lo", "up")
+	must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
+	must(t, "ip", "link", "set", "pods2", "up")
+	must(t, "ip", "link", "set", "pods", "up")
+	for _, a := range addrs {
+		must(t, "ip", "addr", "add", a+"/24", "dev", "pods")
+	}
+	must(t, "ip", "route", "add", "default", "dev", "pods")
+}
+
 // serve answers every connection with name.
 func serve(t *testing.T, addr, name string) {
 	t.Helper()
@@ -118,14 +132,7 @@ func svcState(eps ...string) *State {
 // connections, and Close leaves no chain or rule.
 func TestProxyKernel(t *testing.T) {
 	inNetns(t, func() {
-		must(t, "ip", "link", "set", "lo", "up")
-		must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
-		must(t, "ip", "link", "set", "pods2", "up")
-		must(t, "ip", "link", "set", "pods", "up")
-		for _, a := range []string{"10.77.0.2/24", "10.77.0.3/24", "10.77.0.4/24", "10.77.0.9/24"} {
-			must(t, "ip", "addr", "add", a, "dev", "pods")
-		}
-		must(t, "ip", "route", "add", "default", "dev", "pods")
+		podsNet(t, "10.77.0.2", "10.77.0.3", "10.77.0.4", "10.77.0.9")
 		for _, ip := range []string{"10.77.0.2", "10.77.0.3", "10.77.0.4", "10.77.0.9"} {
 			serve(t, ip+":8080", ip)
 		}
@@ -260,14 +267,7 @@ func serveUDP(t *testing.T, addr, name string) {
 // old one by a stale conntrack entry.
 func TestProxyUDPFlowsMove(t *testing.T) {
 	inNetns(t, func() {
-		must(t, "ip", "link", "set", "lo", "up")
-		must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
-		must(t, "ip", "link", "set", "pods2", "up")
-		must(t, "ip", "link", "set", "pods", "up")
-		for _, a := range []string{"10.77.0.2/24", "10.77.0.3/24", "10.77.0.9/24"} {
-			must(t, "ip", "addr", "add", a, "dev", "pods")
-		}
-		must(t, "ip", "route", "add", "default", "dev", "pods")
+		podsNet(t, "10.77.0.2", "10.77.0.3", "10.77.0.9")
 		serveUDP(t, "10.77.0.2:5353", "10.77.0.2")
 		serveUDP(t, "10.77.0.3:5353", "10.77.0.3")
 		ctx := context.Background()
@@ -376,14 +376,7 @@ func BenchmarkProxySync(b *testing.B) {
 // on the node, it answers nothing. The virtual IP still reaches all.
 func TestProxyExternalLocal(t *testing.T) {
 	inNetns(t, func() {
-		must(t, "ip", "link", "set", "lo", "up")
-		must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
-		must(t, "ip", "link", "set", "pods2", "up")
-		must(t, "ip", "link", "set", "pods", "up")
-		for _, a := range []string{"10.77.0.2/24", "10.77.0.3/24", "10.77.0.4/24"} {
-			must(t, "ip", "addr", "add", a, "dev", "pods")
-		}
-		must(t, "ip", "route", "add", "default", "dev", "pods")
+		podsNet(t, "10.77.0.2", "10.77.0.3", "10.77.0.4")
 		for _, ip := range []string{"10.77.0.2", "10.77.0.3", "10.77.0.4"} {
 			serve(t, ip+":8080", ip)
 		}
@@ -450,14 +443,7 @@ func TestProxyExternalLocal(t *testing.T) {
 // first sync, which deletes the chains it no longer has.
 func TestProxyRestartKeepsRules(t *testing.T) {
 	inNetns(t, func() {
-		must(t, "ip", "link", "set", "lo", "up")
-		must(t, "ip", "link", "add", "pods", "type", "veth", "peer", "name", "pods2")
-		must(t, "ip", "link", "set", "pods2", "up")
-		must(t, "ip", "link", "set", "pods", "up")
-		for _, a := range []string{"10.77.0.2/24", "10.77.0.3/24"} {
-			must(t, "ip", "addr", "add", a, "dev", "pods")
-		}
-		must(t, "ip", "route", "add", "default", "dev", "pods")
+		podsNet(t, "10.77.0.2", "10.77.0.3")
 		serve(t, "10.77.0.2:8080", "10.77.0.2")
 		serve(t, "10.77.0.3:8080", "10.77.0.3")
 		ctx := context.Background()
