@@ -287,13 +287,11 @@ func (s *services) publish(ctx context.Context) {
 		}
 		s.dns.update(st)
 		s.ingress.update(st)
-		for ctx.Err() == nil {
-			err := s.proxy.Update(ctx, st)
-			if err == nil {
-				break
-			}
-			s.k.log.Warn("service rules", "err", err)
+		if err := s.proxy.Update(ctx, st); err != nil && ctx.Err() == nil {
+			// Again in a second, with what is newest then.
+			s.k.log.Warn("service rules; trying again", "err", err)
 			sleepCtx(ctx, time.Second)
+			s.kick()
 		}
 	}
 }
