@@ -11,7 +11,7 @@ func TestDescribeService(t *testing.T) {
 	svc := &api.Service{Metadata: api.ObjectMeta{Name: "web", Namespace: "default"}, Spec: api.ServiceSpec{
 		Type: api.ServiceTypeNodePort, Selector: map[string]string{"app": "web", "tier": "fe"}, ClusterIP: "10.96.0.10",
 		SessionAffinity: "None",
-		Ports: []api.ServicePort{{Name: "http", Protocol: "TCP", Port: 80, TargetPort: api.IntOrString{StrVal: "http"}, NodePort: 30080}}}}
+		Ports:           []api.ServicePort{{Name: "http", Protocol: "TCP", Port: 80, TargetPort: api.IntOrString{StrVal: "http"}, NodePort: 30080}}}}
 	eps := &api.Endpoints{Subsets: []api.EndpointSubset{{
 		Addresses:         []api.EndpointAddress{{IP: "10.244.1.2"}, {IP: "10.244.2.2"}},
 		NotReadyAddresses: []api.EndpointAddress{{IP: "10.244.3.2"}},
