@@ -15,6 +15,10 @@ need_cmd gcc gcc
 # Network namespaces and iptables, for the gossip partition tests (and pod networking).
 need_cmd ip iproute2
 need_cmd iptables iptables
+# The Services tests reach the ingress and node ports with curl, and run
+# agents in hosts' network namespaces with nsenter.
+need_cmd curl curl
+need_cmd nsenter util-linux
 # Pods: containerd and runc run them, CNI plugins give them IPs, and the
 # tests build their image from Debian's static busybox.
 need_cmd containerd containerd
@@ -27,6 +31,7 @@ fi
 if [[ "${1:-}" == bench ]]; then
 	need_cmd wrk wrk
 	need_cmd nginx nginx
+	need_cmd sysctl procps
 fi
 
 if ((${#apt_pkgs[@]})); then
