@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -307,18 +306,7 @@ spec:
 			if tt.check != nil {
 				tt.check(t, obj)
 			}
-			// Default is idempotent, and the result still validates.
-			b1, err := Encode(obj)
-			if err != nil {
-				t.Fatal(err)
-			}
-			Default(obj)
-			if b2, _ := Encode(obj); !bytes.Equal(b1, b2) {
-				t.Errorf("Default changed a defaulted object:\n%s\n%s", b1, b2)
-			}
-			if err := Validate(obj); err != nil {
-				t.Errorf("Validate: %v", err)
-			}
+			checkDefaulted(t, obj)
 		})
 	}
 }
