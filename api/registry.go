@@ -18,6 +18,11 @@ type KindInfo struct {
 // kinds is the registry, sorted by Kind. Never handed out: Kinds copies it.
 var kinds = []KindInfo{
 	{
+		Kind: "ACLToken", APIVersion: APIVersionBerth, Namespaced: false,
+		Plural: "acltokens", Aliases: []string{"acltoken", "acl"},
+		New: func() Object { return &ACLToken{TypeMeta: TypeMeta{APIVersion: APIVersionBerth, Kind: "ACLToken"}} },
+	},
+	{
 		Kind: "ConfigMap", APIVersion: "v1", Namespaced: true,
 		Plural: "configmaps", Aliases: []string{"configmap", "cm"},
 		New: func() Object { return &ConfigMap{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}} },
@@ -45,6 +50,11 @@ var kinds = []KindInfo{
 		New: func() Object {
 			return &Ingress{TypeMeta: TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"}}
 		},
+	},
+	{
+		Kind: "JoinToken", APIVersion: APIVersionBerth, Namespaced: false,
+		Plural: "jointokens", Aliases: []string{"jointoken", "token"},
+		New: func() Object { return &JoinToken{TypeMeta: TypeMeta{APIVersion: APIVersionBerth, Kind: "JoinToken"}} },
 	},
 	{
 		Kind: "Namespace", APIVersion: "v1", Namespaced: false,

@@ -20,10 +20,10 @@ func TestKinds(t *testing.T) {
 			t.Errorf("%s: New() = %#v", k.Kind, obj)
 		}
 	}
-	if got := strings.Join(names, ","); got != "ConfigMap,Deployment,Endpoints,HorizontalPodAutoscaler,Ingress,Namespace,Node,PersistentVolumeClaim,Pod,ReplicaSet,Secret,Service,StatefulSet" {
+	if got := strings.Join(names, ","); got != "ACLToken,ConfigMap,Deployment,Endpoints,HorizontalPodAutoscaler,Ingress,JoinToken,Namespace,Node,PersistentVolumeClaim,Pod,ReplicaSet,Secret,Service,StatefulSet" {
 		t.Errorf("Kinds() = %s", got)
 	}
-	ks[0].Aliases[0] = "mutated"
+	ks[1].Aliases[0] = "mutated"
 	if k, _ := LookupKind("ConfigMap"); k.Aliases[0] != "configmap" {
 		t.Error("Kinds() shares its alias slices with the registry")
 	}

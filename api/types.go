@@ -142,6 +142,10 @@ func kindOf(obj Object) string {
 		return "Endpoints"
 	case *Ingress:
 		return "Ingress"
+	case *ACLToken:
+		return "ACLToken"
+	case *JoinToken:
+		return "JoinToken"
 	case *ReplicaSet:
 		return "ReplicaSet"
 	case *StatefulSet:

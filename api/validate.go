@@ -113,6 +113,8 @@ func validate(obj Object, prefix string) error {
 		validateApps(l, o)
 	case *Service, *Endpoints, *Ingress:
 		validateServices(l, o)
+	case *ACLToken, *JoinToken:
+		validateSecurity(l, o)
 	}
 	if len(l.errs) > 0 {
 		return invalidf("%s: %s", desc, strings.Join(l.errs, "; "))

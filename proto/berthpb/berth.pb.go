@@ -2823,6 +2823,889 @@ func (x *MembersResponse) GetMembers() []*Member {
 	return nil
 }
 
+type JoinClusterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// "worker" or "server".
+	Role string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// A PKCS #10 certificate request (DER) for the agent's own key.
+	Csr           []byte `protobuf:"bytes,4,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinClusterRequest) Reset() {
+	*x = JoinClusterRequest{}
+	mi := &file_proto_berth_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinClusterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinClusterRequest) ProtoMessage() {}
+
+func (x *JoinClusterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinClusterRequest.ProtoReflect.Descriptor instead.
+func (*JoinClusterRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *JoinClusterRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *JoinClusterRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *JoinClusterRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *JoinClusterRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+type JoinClusterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent's certificate followed by the CA's, PEM.
+	CertPem []byte `protobuf:"bytes,1,opt,name=cert_pem,json=certPem,proto3" json:"cert_pem,omitempty"`
+	CaPem   []byte `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	// The CA's key (servers only: they sign certificates too).
+	CaKeyPem []byte `protobuf:"bytes,3,opt,name=ca_key_pem,json=caKeyPem,proto3" json:"ca_key_pem,omitempty"`
+	// The gossip encryption key.
+	GossipKey     []byte `protobuf:"bytes,4,opt,name=gossip_key,json=gossipKey,proto3" json:"gossip_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinClusterResponse) Reset() {
+	*x = JoinClusterResponse{}
+	mi := &file_proto_berth_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinClusterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinClusterResponse) ProtoMessage() {}
+
+func (x *JoinClusterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinClusterResponse.ProtoReflect.Descriptor instead.
+func (*JoinClusterResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *JoinClusterResponse) GetCertPem() []byte {
+	if x != nil {
+		return x.CertPem
+	}
+	return nil
+}
+
+func (x *JoinClusterResponse) GetCaPem() []byte {
+	if x != nil {
+		return x.CaPem
+	}
+	return nil
+}
+
+func (x *JoinClusterResponse) GetCaKeyPem() []byte {
+	if x != nil {
+		return x.CaKeyPem
+	}
+	return nil
+}
+
+func (x *JoinClusterResponse) GetGossipKey() []byte {
+	if x != nil {
+		return x.GossipKey
+	}
+	return nil
+}
+
+type LoginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Csr           []byte                 `protobuf:"bytes,2,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginRequest) Reset() {
+	*x = LoginRequest{}
+	mi := &file_proto_berth_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginRequest) ProtoMessage() {}
+
+func (x *LoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
+func (*LoginRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *LoginRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+type LoginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CertPem       []byte                 `protobuf:"bytes,1,opt,name=cert_pem,json=certPem,proto3" json:"cert_pem,omitempty"`
+	CaPem         []byte                 `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Namespaces    []string               `protobuf:"bytes,4,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginResponse) Reset() {
+	*x = LoginResponse{}
+	mi := &file_proto_berth_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginResponse) ProtoMessage() {}
+
+func (x *LoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
+func (*LoginResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *LoginResponse) GetCertPem() []byte {
+	if x != nil {
+		return x.CertPem
+	}
+	return nil
+}
+
+func (x *LoginResponse) GetCaPem() []byte {
+	if x != nil {
+		return x.CaPem
+	}
+	return nil
+}
+
+func (x *LoginResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *LoginResponse) GetNamespaces() []string {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+type RenewCertificateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Csr           []byte                 `protobuf:"bytes,1,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewCertificateRequest) Reset() {
+	*x = RenewCertificateRequest{}
+	mi := &file_proto_berth_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCertificateRequest) ProtoMessage() {}
+
+func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCertificateRequest.ProtoReflect.Descriptor instead.
+func (*RenewCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *RenewCertificateRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+type RenewCertificateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CertPem       []byte                 `protobuf:"bytes,1,opt,name=cert_pem,json=certPem,proto3" json:"cert_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewCertificateResponse) Reset() {
+	*x = RenewCertificateResponse{}
+	mi := &file_proto_berth_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCertificateResponse) ProtoMessage() {}
+
+func (x *RenewCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCertificateResponse.ProtoReflect.Descriptor instead.
+func (*RenewCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *RenewCertificateResponse) GetCertPem() []byte {
+	if x != nil {
+		return x.CertPem
+	}
+	return nil
+}
+
+type TokenCreateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Role  string                 `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	// Seconds the token is valid; 0: no expiry.
+	TtlSeconds int64 `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	// How many joins it allows; 0: no limit.
+	Uses          int32  `protobuf:"varint,3,opt,name=uses,proto3" json:"uses,omitempty"`
+	Description   string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenCreateRequest) Reset() {
+	*x = TokenCreateRequest{}
+	mi := &file_proto_berth_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenCreateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenCreateRequest) ProtoMessage() {}
+
+func (x *TokenCreateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenCreateRequest.ProtoReflect.Descriptor instead.
+func (*TokenCreateRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *TokenCreateRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *TokenCreateRequest) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+func (x *TokenCreateRequest) GetUses() int32 {
+	if x != nil {
+		return x.Uses
+	}
+	return 0
+}
+
+func (x *TokenCreateRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type TokenCreateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Id    string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// RFC 3339; empty when it does not expire.
+	Expires       string `protobuf:"bytes,3,opt,name=expires,proto3" json:"expires,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenCreateResponse) Reset() {
+	*x = TokenCreateResponse{}
+	mi := &file_proto_berth_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenCreateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenCreateResponse) ProtoMessage() {}
+
+func (x *TokenCreateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenCreateResponse.ProtoReflect.Descriptor instead.
+func (*TokenCreateResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *TokenCreateResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *TokenCreateResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TokenCreateResponse) GetExpires() string {
+	if x != nil {
+		return x.Expires
+	}
+	return ""
+}
+
+type ACLCreateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Role  string                 `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	// Namespaces the token is limited to; none: every namespace.
+	Namespaces    []string `protobuf:"bytes,2,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	Description   string   `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	TtlSeconds    int64    `protobuf:"varint,4,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACLCreateRequest) Reset() {
+	*x = ACLCreateRequest{}
+	mi := &file_proto_berth_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACLCreateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACLCreateRequest) ProtoMessage() {}
+
+func (x *ACLCreateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACLCreateRequest.ProtoReflect.Descriptor instead.
+func (*ACLCreateRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ACLCreateRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ACLCreateRequest) GetNamespaces() []string {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+func (x *ACLCreateRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ACLCreateRequest) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+type ACLCreateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACLCreateResponse) Reset() {
+	*x = ACLCreateResponse{}
+	mi := &file_proto_berth_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACLCreateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACLCreateResponse) ProtoMessage() {}
+
+func (x *ACLCreateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACLCreateResponse.ProtoReflect.Descriptor instead.
+func (*ACLCreateResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ACLCreateResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ACLCreateResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type KeyringRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyringRequest) Reset() {
+	*x = KeyringRequest{}
+	mi := &file_proto_berth_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyringRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyringRequest) ProtoMessage() {}
+
+func (x *KeyringRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyringRequest.ProtoReflect.Descriptor instead.
+func (*KeyringRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{59}
+}
+
+type KeyringResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keyring       []byte                 `protobuf:"bytes,1,opt,name=keyring,proto3" json:"keyring,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyringResponse) Reset() {
+	*x = KeyringResponse{}
+	mi := &file_proto_berth_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyringResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyringResponse) ProtoMessage() {}
+
+func (x *KeyringResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyringResponse.ProtoReflect.Descriptor instead.
+func (*KeyringResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *KeyringResponse) GetKeyring() []byte {
+	if x != nil {
+		return x.Keyring
+	}
+	return nil
+}
+
+type KeyringRotateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyringRotateRequest) Reset() {
+	*x = KeyringRotateRequest{}
+	mi := &file_proto_berth_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyringRotateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyringRotateRequest) ProtoMessage() {}
+
+func (x *KeyringRotateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyringRotateRequest.ProtoReflect.Descriptor instead.
+func (*KeyringRotateRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{61}
+}
+
+type KeyringRotateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Secrets       int32                  `protobuf:"varint,2,opt,name=secrets,proto3" json:"secrets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyringRotateResponse) Reset() {
+	*x = KeyringRotateResponse{}
+	mi := &file_proto_berth_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyringRotateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyringRotateResponse) ProtoMessage() {}
+
+func (x *KeyringRotateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyringRotateResponse.ProtoReflect.Descriptor instead.
+func (*KeyringRotateResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *KeyringRotateResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *KeyringRotateResponse) GetSecrets() int32 {
+	if x != nil {
+		return x.Secrets
+	}
+	return 0
+}
+
+type WhoAmIRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIRequest) Reset() {
+	*x = WhoAmIRequest{}
+	mi := &file_proto_berth_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIRequest) ProtoMessage() {}
+
+func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
+func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{63}
+}
+
+type WhoAmIResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "server", "worker" or "client", from the certificate.
+	CertRole string `protobuf:"bytes,1,opt,name=cert_role,json=certRole,proto3" json:"cert_role,omitempty"`
+	CertName string `protobuf:"bytes,2,opt,name=cert_name,json=certName,proto3" json:"cert_name,omitempty"`
+	// The ACL token's ID, role and namespaces; empty for an agent's own calls.
+	TokenId       string   `protobuf:"bytes,3,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	Role          string   `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	Namespaces    []string `protobuf:"bytes,5,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIResponse) Reset() {
+	*x = WhoAmIResponse{}
+	mi := &file_proto_berth_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIResponse) ProtoMessage() {}
+
+func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_berth_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
+func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
+	return file_proto_berth_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *WhoAmIResponse) GetCertRole() string {
+	if x != nil {
+		return x.CertRole
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetCertName() string {
+	if x != nil {
+		return x.CertName
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetNamespaces() []string {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
 var File_proto_berth_proto protoreflect.FileDescriptor
 
 const file_proto_berth_proto_rawDesc = "" +
@@ -3018,7 +3901,70 @@ const file_proto_berth_proto_rawDesc = "" +
 	" \x01(\tR\x05since\"Q\n" +
 	"\x0fMembersResponse\x12\x12\n" +
 	"\x04self\x18\x01 \x01(\tR\x04self\x12*\n" +
-	"\amembers\x18\x02 \x03(\v2\x10.berth.v1.MemberR\amembers2\x9b\x03\n" +
+	"\amembers\x18\x02 \x03(\v2\x10.berth.v1.MemberR\amembers\"d\n" +
+	"\x12JoinClusterRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x10\n" +
+	"\x03csr\x18\x04 \x01(\fR\x03csr\"\x84\x01\n" +
+	"\x13JoinClusterResponse\x12\x19\n" +
+	"\bcert_pem\x18\x01 \x01(\fR\acertPem\x12\x15\n" +
+	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x12\x1c\n" +
+	"\n" +
+	"ca_key_pem\x18\x03 \x01(\fR\bcaKeyPem\x12\x1d\n" +
+	"\n" +
+	"gossip_key\x18\x04 \x01(\fR\tgossipKey\"6\n" +
+	"\fLoginRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x10\n" +
+	"\x03csr\x18\x02 \x01(\fR\x03csr\"u\n" +
+	"\rLoginResponse\x12\x19\n" +
+	"\bcert_pem\x18\x01 \x01(\fR\acertPem\x12\x15\n" +
+	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1e\n" +
+	"\n" +
+	"namespaces\x18\x04 \x03(\tR\n" +
+	"namespaces\"+\n" +
+	"\x17RenewCertificateRequest\x12\x10\n" +
+	"\x03csr\x18\x01 \x01(\fR\x03csr\"5\n" +
+	"\x18RenewCertificateResponse\x12\x19\n" +
+	"\bcert_pem\x18\x01 \x01(\fR\acertPem\"\x7f\n" +
+	"\x12TokenCreateRequest\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12\x1f\n" +
+	"\vttl_seconds\x18\x02 \x01(\x03R\n" +
+	"ttlSeconds\x12\x12\n" +
+	"\x04uses\x18\x03 \x01(\x05R\x04uses\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"U\n" +
+	"\x13TokenCreateResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
+	"\aexpires\x18\x03 \x01(\tR\aexpires\"\x89\x01\n" +
+	"\x10ACLCreateRequest\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12\x1e\n" +
+	"\n" +
+	"namespaces\x18\x02 \x03(\tR\n" +
+	"namespaces\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1f\n" +
+	"\vttl_seconds\x18\x04 \x01(\x03R\n" +
+	"ttlSeconds\"9\n" +
+	"\x11ACLCreateResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\x10\n" +
+	"\x0eKeyringRequest\"+\n" +
+	"\x0fKeyringResponse\x12\x18\n" +
+	"\akeyring\x18\x01 \x01(\fR\akeyring\"\x16\n" +
+	"\x14KeyringRotateRequest\"H\n" +
+	"\x15KeyringRotateResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\asecrets\x18\x02 \x01(\x05R\asecrets\"\x0f\n" +
+	"\rWhoAmIRequest\"\x99\x01\n" +
+	"\x0eWhoAmIResponse\x12\x1b\n" +
+	"\tcert_role\x18\x01 \x01(\tR\bcertRole\x12\x1b\n" +
+	"\tcert_name\x18\x02 \x01(\tR\bcertName\x12\x19\n" +
+	"\btoken_id\x18\x03 \x01(\tR\atokenId\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12\x1e\n" +
+	"\n" +
+	"namespaces\x18\x05 \x03(\tR\n" +
+	"namespaces2\x9b\x03\n" +
 	"\tResources\x128\n" +
 	"\x05Apply\x12\x16.berth.v1.WriteRequest\x1a\x17.berth.v1.WriteResponse\x129\n" +
 	"\x06Create\x12\x16.berth.v1.WriteRequest\x1a\x17.berth.v1.WriteResponse\x129\n" +
@@ -3046,7 +3992,16 @@ const file_proto_berth_proto_rawDesc = "" +
 	"PodMetrics\x12\x1b.berth.v1.PodMetricsRequest\x1a\x1c.berth.v1.PodMetricsResponse2P\n" +
 	"\x05Nodes\x12G\n" +
 	"\n" +
-	"ReportPods\x12\x1b.berth.v1.ReportPodsRequest\x1a\x1c.berth.v1.ReportPodsResponseB*Z(github.com/berth-dev/berth/proto/berthpbb\x06proto3"
+	"ReportPods\x12\x1b.berth.v1.ReportPodsRequest\x1a\x1c.berth.v1.ReportPodsResponse2\xcc\x04\n" +
+	"\bSecurity\x12J\n" +
+	"\vJoinCluster\x12\x1c.berth.v1.JoinClusterRequest\x1a\x1d.berth.v1.JoinClusterResponse\x128\n" +
+	"\x05Login\x12\x16.berth.v1.LoginRequest\x1a\x17.berth.v1.LoginResponse\x12Y\n" +
+	"\x10RenewCertificate\x12!.berth.v1.RenewCertificateRequest\x1a\".berth.v1.RenewCertificateResponse\x12J\n" +
+	"\vTokenCreate\x12\x1c.berth.v1.TokenCreateRequest\x1a\x1d.berth.v1.TokenCreateResponse\x12D\n" +
+	"\tACLCreate\x12\x1a.berth.v1.ACLCreateRequest\x1a\x1b.berth.v1.ACLCreateResponse\x12>\n" +
+	"\aKeyring\x12\x18.berth.v1.KeyringRequest\x1a\x19.berth.v1.KeyringResponse\x12P\n" +
+	"\rKeyringRotate\x12\x1e.berth.v1.KeyringRotateRequest\x1a\x1f.berth.v1.KeyringRotateResponse\x12;\n" +
+	"\x06WhoAmI\x12\x17.berth.v1.WhoAmIRequest\x1a\x18.berth.v1.WhoAmIResponseB*Z(github.com/berth-dev/berth/proto/berthpbb\x06proto3"
 
 var (
 	file_proto_berth_proto_rawDescOnce sync.Once
@@ -3060,57 +4015,73 @@ func file_proto_berth_proto_rawDescGZIP() []byte {
 	return file_proto_berth_proto_rawDescData
 }
 
-var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_proto_berth_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_proto_berth_proto_goTypes = []any{
-	(*StateDigestRequest)(nil),      // 0: berth.v1.StateDigestRequest
-	(*StateDigestResponse)(nil),     // 1: berth.v1.StateDigestResponse
-	(*LogsRequest)(nil),             // 2: berth.v1.LogsRequest
-	(*LogsChunk)(nil),               // 3: berth.v1.LogsChunk
-	(*TermSize)(nil),                // 4: berth.v1.TermSize
-	(*ExecStart)(nil),               // 5: berth.v1.ExecStart
-	(*ExecInput)(nil),               // 6: berth.v1.ExecInput
-	(*ExecOutput)(nil),              // 7: berth.v1.ExecOutput
-	(*ImageChunk)(nil),              // 8: berth.v1.ImageChunk
-	(*Image)(nil),                   // 9: berth.v1.Image
-	(*NodeImages)(nil),              // 10: berth.v1.NodeImages
-	(*ImageLoadResponse)(nil),       // 11: berth.v1.ImageLoadResponse
-	(*ImageListRequest)(nil),        // 12: berth.v1.ImageListRequest
-	(*ImageListResponse)(nil),       // 13: berth.v1.ImageListResponse
-	(*PodMetricsRequest)(nil),       // 14: berth.v1.PodMetricsRequest
-	(*PodMetric)(nil),               // 15: berth.v1.PodMetric
-	(*NodePodMetrics)(nil),          // 16: berth.v1.NodePodMetrics
-	(*PodMetricsResponse)(nil),      // 17: berth.v1.PodMetricsResponse
-	(*ReportPodsRequest)(nil),       // 18: berth.v1.ReportPodsRequest
-	(*ReportPodsResponse)(nil),      // 19: berth.v1.ReportPodsResponse
-	(*WriteRequest)(nil),            // 20: berth.v1.WriteRequest
-	(*ObjectRef)(nil),               // 21: berth.v1.ObjectRef
-	(*DeleteRequest)(nil),           // 22: berth.v1.DeleteRequest
-	(*WriteResult)(nil),             // 23: berth.v1.WriteResult
-	(*WriteResponse)(nil),           // 24: berth.v1.WriteResponse
-	(*GetRequest)(nil),              // 25: berth.v1.GetRequest
-	(*GetResponse)(nil),             // 26: berth.v1.GetResponse
-	(*ListRequest)(nil),             // 27: berth.v1.ListRequest
-	(*ListResponse)(nil),            // 28: berth.v1.ListResponse
-	(*WatchRequest)(nil),            // 29: berth.v1.WatchRequest
-	(*WatchEvent)(nil),              // 30: berth.v1.WatchEvent
-	(*ServerInfo)(nil),              // 31: berth.v1.ServerInfo
-	(*InfoRequest)(nil),             // 32: berth.v1.InfoRequest
-	(*InfoResponse)(nil),            // 33: berth.v1.InfoResponse
-	(*JoinRequest)(nil),             // 34: berth.v1.JoinRequest
-	(*JoinResponse)(nil),            // 35: berth.v1.JoinResponse
-	(*RemoveServerRequest)(nil),     // 36: berth.v1.RemoveServerRequest
-	(*RemoveServerResponse)(nil),    // 37: berth.v1.RemoveServerResponse
-	(*PeersRequest)(nil),            // 38: berth.v1.PeersRequest
-	(*Peer)(nil),                    // 39: berth.v1.Peer
-	(*PeersResponse)(nil),           // 40: berth.v1.PeersResponse
-	(*ReadIndexRequest)(nil),        // 41: berth.v1.ReadIndexRequest
-	(*ReadIndexResponse)(nil),       // 42: berth.v1.ReadIndexResponse
-	(*SnapshotSaveRequest)(nil),     // 43: berth.v1.SnapshotSaveRequest
-	(*SnapshotChunk)(nil),           // 44: berth.v1.SnapshotChunk
-	(*SnapshotRestoreResponse)(nil), // 45: berth.v1.SnapshotRestoreResponse
-	(*MembersRequest)(nil),          // 46: berth.v1.MembersRequest
-	(*Member)(nil),                  // 47: berth.v1.Member
-	(*MembersResponse)(nil),         // 48: berth.v1.MembersResponse
+	(*StateDigestRequest)(nil),       // 0: berth.v1.StateDigestRequest
+	(*StateDigestResponse)(nil),      // 1: berth.v1.StateDigestResponse
+	(*LogsRequest)(nil),              // 2: berth.v1.LogsRequest
+	(*LogsChunk)(nil),                // 3: berth.v1.LogsChunk
+	(*TermSize)(nil),                 // 4: berth.v1.TermSize
+	(*ExecStart)(nil),                // 5: berth.v1.ExecStart
+	(*ExecInput)(nil),                // 6: berth.v1.ExecInput
+	(*ExecOutput)(nil),               // 7: berth.v1.ExecOutput
+	(*ImageChunk)(nil),               // 8: berth.v1.ImageChunk
+	(*Image)(nil),                    // 9: berth.v1.Image
+	(*NodeImages)(nil),               // 10: berth.v1.NodeImages
+	(*ImageLoadResponse)(nil),        // 11: berth.v1.ImageLoadResponse
+	(*ImageListRequest)(nil),         // 12: berth.v1.ImageListRequest
+	(*ImageListResponse)(nil),        // 13: berth.v1.ImageListResponse
+	(*PodMetricsRequest)(nil),        // 14: berth.v1.PodMetricsRequest
+	(*PodMetric)(nil),                // 15: berth.v1.PodMetric
+	(*NodePodMetrics)(nil),           // 16: berth.v1.NodePodMetrics
+	(*PodMetricsResponse)(nil),       // 17: berth.v1.PodMetricsResponse
+	(*ReportPodsRequest)(nil),        // 18: berth.v1.ReportPodsRequest
+	(*ReportPodsResponse)(nil),       // 19: berth.v1.ReportPodsResponse
+	(*WriteRequest)(nil),             // 20: berth.v1.WriteRequest
+	(*ObjectRef)(nil),                // 21: berth.v1.ObjectRef
+	(*DeleteRequest)(nil),            // 22: berth.v1.DeleteRequest
+	(*WriteResult)(nil),              // 23: berth.v1.WriteResult
+	(*WriteResponse)(nil),            // 24: berth.v1.WriteResponse
+	(*GetRequest)(nil),               // 25: berth.v1.GetRequest
+	(*GetResponse)(nil),              // 26: berth.v1.GetResponse
+	(*ListRequest)(nil),              // 27: berth.v1.ListRequest
+	(*ListResponse)(nil),             // 28: berth.v1.ListResponse
+	(*WatchRequest)(nil),             // 29: berth.v1.WatchRequest
+	(*WatchEvent)(nil),               // 30: berth.v1.WatchEvent
+	(*ServerInfo)(nil),               // 31: berth.v1.ServerInfo
+	(*InfoRequest)(nil),              // 32: berth.v1.InfoRequest
+	(*InfoResponse)(nil),             // 33: berth.v1.InfoResponse
+	(*JoinRequest)(nil),              // 34: berth.v1.JoinRequest
+	(*JoinResponse)(nil),             // 35: berth.v1.JoinResponse
+	(*RemoveServerRequest)(nil),      // 36: berth.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil),     // 37: berth.v1.RemoveServerResponse
+	(*PeersRequest)(nil),             // 38: berth.v1.PeersRequest
+	(*Peer)(nil),                     // 39: berth.v1.Peer
+	(*PeersResponse)(nil),            // 40: berth.v1.PeersResponse
+	(*ReadIndexRequest)(nil),         // 41: berth.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),        // 42: berth.v1.ReadIndexResponse
+	(*SnapshotSaveRequest)(nil),      // 43: berth.v1.SnapshotSaveRequest
+	(*SnapshotChunk)(nil),            // 44: berth.v1.SnapshotChunk
+	(*SnapshotRestoreResponse)(nil),  // 45: berth.v1.SnapshotRestoreResponse
+	(*MembersRequest)(nil),           // 46: berth.v1.MembersRequest
+	(*Member)(nil),                   // 47: berth.v1.Member
+	(*MembersResponse)(nil),          // 48: berth.v1.MembersResponse
+	(*JoinClusterRequest)(nil),       // 49: berth.v1.JoinClusterRequest
+	(*JoinClusterResponse)(nil),      // 50: berth.v1.JoinClusterResponse
+	(*LoginRequest)(nil),             // 51: berth.v1.LoginRequest
+	(*LoginResponse)(nil),            // 52: berth.v1.LoginResponse
+	(*RenewCertificateRequest)(nil),  // 53: berth.v1.RenewCertificateRequest
+	(*RenewCertificateResponse)(nil), // 54: berth.v1.RenewCertificateResponse
+	(*TokenCreateRequest)(nil),       // 55: berth.v1.TokenCreateRequest
+	(*TokenCreateResponse)(nil),      // 56: berth.v1.TokenCreateResponse
+	(*ACLCreateRequest)(nil),         // 57: berth.v1.ACLCreateRequest
+	(*ACLCreateResponse)(nil),        // 58: berth.v1.ACLCreateResponse
+	(*KeyringRequest)(nil),           // 59: berth.v1.KeyringRequest
+	(*KeyringResponse)(nil),          // 60: berth.v1.KeyringResponse
+	(*KeyringRotateRequest)(nil),     // 61: berth.v1.KeyringRotateRequest
+	(*KeyringRotateResponse)(nil),    // 62: berth.v1.KeyringRotateResponse
+	(*WhoAmIRequest)(nil),            // 63: berth.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),           // 64: berth.v1.WhoAmIResponse
 }
 var file_proto_berth_proto_depIdxs = []int32{
 	4,  // 0: berth.v1.ExecStart.size:type_name -> berth.v1.TermSize
@@ -3152,30 +4123,46 @@ var file_proto_berth_proto_depIdxs = []int32{
 	12, // 36: berth.v1.Workloads.ImageList:input_type -> berth.v1.ImageListRequest
 	14, // 37: berth.v1.Workloads.PodMetrics:input_type -> berth.v1.PodMetricsRequest
 	18, // 38: berth.v1.Nodes.ReportPods:input_type -> berth.v1.ReportPodsRequest
-	24, // 39: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
-	24, // 40: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
-	24, // 41: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
-	24, // 42: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
-	26, // 43: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
-	28, // 44: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
-	30, // 45: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
-	33, // 46: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
-	35, // 47: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
-	37, // 48: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
-	40, // 49: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
-	42, // 50: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
-	44, // 51: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
-	45, // 52: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
-	48, // 53: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
-	1,  // 54: berth.v1.Cluster.StateDigest:output_type -> berth.v1.StateDigestResponse
-	3,  // 55: berth.v1.Workloads.Logs:output_type -> berth.v1.LogsChunk
-	7,  // 56: berth.v1.Workloads.Exec:output_type -> berth.v1.ExecOutput
-	11, // 57: berth.v1.Workloads.ImageLoad:output_type -> berth.v1.ImageLoadResponse
-	13, // 58: berth.v1.Workloads.ImageList:output_type -> berth.v1.ImageListResponse
-	17, // 59: berth.v1.Workloads.PodMetrics:output_type -> berth.v1.PodMetricsResponse
-	19, // 60: berth.v1.Nodes.ReportPods:output_type -> berth.v1.ReportPodsResponse
-	39, // [39:61] is the sub-list for method output_type
-	17, // [17:39] is the sub-list for method input_type
+	49, // 39: berth.v1.Security.JoinCluster:input_type -> berth.v1.JoinClusterRequest
+	51, // 40: berth.v1.Security.Login:input_type -> berth.v1.LoginRequest
+	53, // 41: berth.v1.Security.RenewCertificate:input_type -> berth.v1.RenewCertificateRequest
+	55, // 42: berth.v1.Security.TokenCreate:input_type -> berth.v1.TokenCreateRequest
+	57, // 43: berth.v1.Security.ACLCreate:input_type -> berth.v1.ACLCreateRequest
+	59, // 44: berth.v1.Security.Keyring:input_type -> berth.v1.KeyringRequest
+	61, // 45: berth.v1.Security.KeyringRotate:input_type -> berth.v1.KeyringRotateRequest
+	63, // 46: berth.v1.Security.WhoAmI:input_type -> berth.v1.WhoAmIRequest
+	24, // 47: berth.v1.Resources.Apply:output_type -> berth.v1.WriteResponse
+	24, // 48: berth.v1.Resources.Create:output_type -> berth.v1.WriteResponse
+	24, // 49: berth.v1.Resources.Update:output_type -> berth.v1.WriteResponse
+	24, // 50: berth.v1.Resources.Delete:output_type -> berth.v1.WriteResponse
+	26, // 51: berth.v1.Resources.Get:output_type -> berth.v1.GetResponse
+	28, // 52: berth.v1.Resources.List:output_type -> berth.v1.ListResponse
+	30, // 53: berth.v1.Resources.Watch:output_type -> berth.v1.WatchEvent
+	33, // 54: berth.v1.Cluster.Info:output_type -> berth.v1.InfoResponse
+	35, // 55: berth.v1.Cluster.Join:output_type -> berth.v1.JoinResponse
+	37, // 56: berth.v1.Cluster.RemoveServer:output_type -> berth.v1.RemoveServerResponse
+	40, // 57: berth.v1.Cluster.Peers:output_type -> berth.v1.PeersResponse
+	42, // 58: berth.v1.Cluster.ReadIndex:output_type -> berth.v1.ReadIndexResponse
+	44, // 59: berth.v1.Cluster.SnapshotSave:output_type -> berth.v1.SnapshotChunk
+	45, // 60: berth.v1.Cluster.SnapshotRestore:output_type -> berth.v1.SnapshotRestoreResponse
+	48, // 61: berth.v1.Cluster.Members:output_type -> berth.v1.MembersResponse
+	1,  // 62: berth.v1.Cluster.StateDigest:output_type -> berth.v1.StateDigestResponse
+	3,  // 63: berth.v1.Workloads.Logs:output_type -> berth.v1.LogsChunk
+	7,  // 64: berth.v1.Workloads.Exec:output_type -> berth.v1.ExecOutput
+	11, // 65: berth.v1.Workloads.ImageLoad:output_type -> berth.v1.ImageLoadResponse
+	13, // 66: berth.v1.Workloads.ImageList:output_type -> berth.v1.ImageListResponse
+	17, // 67: berth.v1.Workloads.PodMetrics:output_type -> berth.v1.PodMetricsResponse
+	19, // 68: berth.v1.Nodes.ReportPods:output_type -> berth.v1.ReportPodsResponse
+	50, // 69: berth.v1.Security.JoinCluster:output_type -> berth.v1.JoinClusterResponse
+	52, // 70: berth.v1.Security.Login:output_type -> berth.v1.LoginResponse
+	54, // 71: berth.v1.Security.RenewCertificate:output_type -> berth.v1.RenewCertificateResponse
+	56, // 72: berth.v1.Security.TokenCreate:output_type -> berth.v1.TokenCreateResponse
+	58, // 73: berth.v1.Security.ACLCreate:output_type -> berth.v1.ACLCreateResponse
+	60, // 74: berth.v1.Security.Keyring:output_type -> berth.v1.KeyringResponse
+	62, // 75: berth.v1.Security.KeyringRotate:output_type -> berth.v1.KeyringRotateResponse
+	64, // 76: berth.v1.Security.WhoAmI:output_type -> berth.v1.WhoAmIResponse
+	47, // [47:77] is the sub-list for method output_type
+	17, // [17:47] is the sub-list for method input_type
 	17, // [17:17] is the sub-list for extension type_name
 	17, // [17:17] is the sub-list for extension extendee
 	0,  // [0:17] is the sub-list for field type_name
@@ -3193,9 +4180,9 @@ func file_proto_berth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_berth_proto_rawDesc), len(file_proto_berth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   49,
+			NumMessages:   65,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_proto_berth_proto_goTypes,
 		DependencyIndexes: file_proto_berth_proto_depIdxs,

@@ -1180,3 +1180,405 @@ var Nodes_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "proto/berth.proto",
 }
+
+const (
+	Security_JoinCluster_FullMethodName      = "/berth.v1.Security/JoinCluster"
+	Security_Login_FullMethodName            = "/berth.v1.Security/Login"
+	Security_RenewCertificate_FullMethodName = "/berth.v1.Security/RenewCertificate"
+	Security_TokenCreate_FullMethodName      = "/berth.v1.Security/TokenCreate"
+	Security_ACLCreate_FullMethodName        = "/berth.v1.Security/ACLCreate"
+	Security_Keyring_FullMethodName          = "/berth.v1.Security/Keyring"
+	Security_KeyringRotate_FullMethodName    = "/berth.v1.Security/KeyringRotate"
+	Security_WhoAmI_FullMethodName           = "/berth.v1.Security/WhoAmI"
+)
+
+// SecurityClient is the client API for Security service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Security issues identities and tokens. JoinCluster and Login are the only
+// methods a caller without a cluster certificate may call: the token in the
+// request is their credential. The other methods need a certificate, and
+// an admin ACL token where they change who may do what.
+type SecurityClient interface {
+	// JoinCluster signs an agent's first certificate for a join token and
+	// hands it what a member needs (leader only; forwarded).
+	JoinCluster(ctx context.Context, in *JoinClusterRequest, opts ...grpc.CallOption) (*JoinClusterResponse, error)
+	// Login signs a client certificate for an ACL token.
+	Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*LoginResponse, error)
+	// RenewCertificate signs a new certificate for the caller's own name and
+	// role; the caller proves both with its current certificate.
+	RenewCertificate(ctx context.Context, in *RenewCertificateRequest, opts ...grpc.CallOption) (*RenewCertificateResponse, error)
+	// TokenCreate makes a join token (admin).
+	TokenCreate(ctx context.Context, in *TokenCreateRequest, opts ...grpc.CallOption) (*TokenCreateResponse, error)
+	// ACLCreate makes an ACL token (admin).
+	ACLCreate(ctx context.Context, in *ACLCreateRequest, opts ...grpc.CallOption) (*ACLCreateResponse, error)
+	// Keyring hands the key-encryption keys to another server (server
+	// certificates only).
+	Keyring(ctx context.Context, in *KeyringRequest, opts ...grpc.CallOption) (*KeyringResponse, error)
+	// KeyringRotate adds a key-encryption key and re-wraps every Secret's
+	// data key with it (admin).
+	KeyringRotate(ctx context.Context, in *KeyringRotateRequest, opts ...grpc.CallOption) (*KeyringRotateResponse, error)
+	// WhoAmI names the caller as the server sees it.
+	WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error)
+}
+
+type securityClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewSecurityClient(cc grpc.ClientConnInterface) SecurityClient {
+	return &securityClient{cc}
+}
+
+func (c *securityClient) JoinCluster(ctx context.Context, in *JoinClusterRequest, opts ...grpc.CallOption) (*JoinClusterResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(JoinClusterResponse)
+	err := c.cc.Invoke(ctx, Security_JoinCluster_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *securityClient) Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*LoginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LoginResponse)
+	err := c.cc.Invoke(ctx, Security_Login_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *securityClient) RenewCertificate(ctx context.Context, in *RenewCertificateRequest, opts ...grpc.CallOption) (*RenewCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewCertificateResponse)
+	err := c.cc.Invoke(ctx, Security_RenewCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *securityClient) TokenCreate(ctx context.Context, in *TokenCreateRequest, opts ...grpc.CallOption) (*TokenCreateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TokenCreateResponse)
+	err := c.cc.Invoke(ctx, Security_TokenCreate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *securityClient) ACLCreate(ctx context.Context, in *ACLCreateRequest, opts ...grpc.CallOption) (*ACLCreateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ACLCreateResponse)
+	err := c.cc.Invoke(ctx, Security_ACLCreate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *securityClient) Keyring(ctx context.Context, in *KeyringRequest, opts ...grpc.CallOption) (*KeyringResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KeyringResponse)
+	err := c.cc.Invoke(ctx, Security_Keyring_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *securityClient) KeyringRotate(ctx context.Context, in *KeyringRotateRequest, opts ...grpc.CallOption) (*KeyringRotateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KeyringRotateResponse)
+	err := c.cc.Invoke(ctx, Security_KeyringRotate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *securityClient) WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WhoAmIResponse)
+	err := c.cc.Invoke(ctx, Security_WhoAmI_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SecurityServer is the server API for Security service.
+// All implementations must embed UnimplementedSecurityServer
+// for forward compatibility.
+//
+// Security issues identities and tokens. JoinCluster and Login are the only
+// methods a caller without a cluster certificate may call: the token in the
+// request is their credential. The other methods need a certificate, and
+// an admin ACL token where they change who may do what.
+type SecurityServer interface {
+	// JoinCluster signs an agent's first certificate for a join token and
+	// hands it what a member needs (leader only; forwarded).
+	JoinCluster(context.Context, *JoinClusterRequest) (*JoinClusterResponse, error)
+	// Login signs a client certificate for an ACL token.
+	Login(context.Context, *LoginRequest) (*LoginResponse, error)
+	// RenewCertificate signs a new certificate for the caller's own name and
+	// role; the caller proves both with its current certificate.
+	RenewCertificate(context.Context, *RenewCertificateRequest) (*RenewCertificateResponse, error)
+	// TokenCreate makes a join token (admin).
+	TokenCreate(context.Context, *TokenCreateRequest) (*TokenCreateResponse, error)
+	// ACLCreate makes an ACL token (admin).
+	ACLCreate(context.Context, *ACLCreateRequest) (*ACLCreateResponse, error)
+	// Keyring hands the key-encryption keys to another server (server
+	// certificates only).
+	Keyring(context.Context, *KeyringRequest) (*KeyringResponse, error)
+	// KeyringRotate adds a key-encryption key and re-wraps every Secret's
+	// data key with it (admin).
+	KeyringRotate(context.Context, *KeyringRotateRequest) (*KeyringRotateResponse, error)
+	// WhoAmI names the caller as the server sees it.
+	WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error)
+	mustEmbedUnimplementedSecurityServer()
+}
+
+// UnimplementedSecurityServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedSecurityServer struct{}
+
+func (UnimplementedSecurityServer) JoinCluster(context.Context, *JoinClusterRequest) (*JoinClusterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method JoinCluster not implemented")
+}
+func (UnimplementedSecurityServer) Login(context.Context, *LoginRequest) (*LoginResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Login not implemented")
+}
+func (UnimplementedSecurityServer) RenewCertificate(context.Context, *RenewCertificateRequest) (*RenewCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RenewCertificate not implemented")
+}
+func (UnimplementedSecurityServer) TokenCreate(context.Context, *TokenCreateRequest) (*TokenCreateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TokenCreate not implemented")
+}
+func (UnimplementedSecurityServer) ACLCreate(context.Context, *ACLCreateRequest) (*ACLCreateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ACLCreate not implemented")
+}
+func (UnimplementedSecurityServer) Keyring(context.Context, *KeyringRequest) (*KeyringResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Keyring not implemented")
+}
+func (UnimplementedSecurityServer) KeyringRotate(context.Context, *KeyringRotateRequest) (*KeyringRotateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method KeyringRotate not implemented")
+}
+func (UnimplementedSecurityServer) WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WhoAmI not implemented")
+}
+func (UnimplementedSecurityServer) mustEmbedUnimplementedSecurityServer() {}
+func (UnimplementedSecurityServer) testEmbeddedByValue()                  {}
+
+// UnsafeSecurityServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to SecurityServer will
+// result in compilation errors.
+type UnsafeSecurityServer interface {
+	mustEmbedUnimplementedSecurityServer()
+}
+
+func RegisterSecurityServer(s grpc.ServiceRegistrar, srv SecurityServer) {
+	// If the following call panics, it indicates UnimplementedSecurityServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Security_ServiceDesc, srv)
+}
+
+func _Security_JoinCluster_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JoinClusterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecurityServer).JoinCluster(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Security_JoinCluster_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecurityServer).JoinCluster(ctx, req.(*JoinClusterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Security_Login_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecurityServer).Login(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Security_Login_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecurityServer).Login(ctx, req.(*LoginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Security_RenewCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecurityServer).RenewCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Security_RenewCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecurityServer).RenewCertificate(ctx, req.(*RenewCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Security_TokenCreate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TokenCreateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecurityServer).TokenCreate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Security_TokenCreate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecurityServer).TokenCreate(ctx, req.(*TokenCreateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Security_ACLCreate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ACLCreateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecurityServer).ACLCreate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Security_ACLCreate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecurityServer).ACLCreate(ctx, req.(*ACLCreateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Security_Keyring_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(KeyringRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecurityServer).Keyring(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Security_Keyring_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecurityServer).Keyring(ctx, req.(*KeyringRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Security_KeyringRotate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(KeyringRotateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecurityServer).KeyringRotate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Security_KeyringRotate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecurityServer).KeyringRotate(ctx, req.(*KeyringRotateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Security_WhoAmI_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WhoAmIRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecurityServer).WhoAmI(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Security_WhoAmI_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecurityServer).WhoAmI(ctx, req.(*WhoAmIRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Security_ServiceDesc is the grpc.ServiceDesc for Security service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Security_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "berth.v1.Security",
+	HandlerType: (*SecurityServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "JoinCluster",
+			Handler:    _Security_JoinCluster_Handler,
+		},
+		{
+			MethodName: "Login",
+			Handler:    _Security_Login_Handler,
+		},
+		{
+			MethodName: "RenewCertificate",
+			Handler:    _Security_RenewCertificate_Handler,
+		},
+		{
+			MethodName: "TokenCreate",
+			Handler:    _Security_TokenCreate_Handler,
+		},
+		{
+			MethodName: "ACLCreate",
+			Handler:    _Security_ACLCreate_Handler,
+		},
+		{
+			MethodName: "Keyring",
+			Handler:    _Security_Keyring_Handler,
+		},
+		{
+			MethodName: "KeyringRotate",
+			Handler:    _Security_KeyringRotate_Handler,
+		},
+		{
+			MethodName: "WhoAmI",
+			Handler:    _Security_WhoAmI_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "proto/berth.proto",
+}
