@@ -5,8 +5,10 @@ GOBIN   := $(shell $(GO) env GOPATH)/bin
 PKGS    := ./...
 # Packages with concurrency run under the race detector.
 RACE    := ./fsm/... ./raft/... ./agent/... ./client/... ./controller/... ./scheduler/... ./gossip/... ./driver/... ./netsvc/...
+# How long `make fuzz` runs each fuzz target (`make test` passes 30s).
+FUZZTIME ?= 10m
 
-.PHONY: all build run stop test test-unit test-e2e bench jepsen jepsen-sweep proto lint deps clean
+.PHONY: all build run stop test test-unit test-e2e fuzz bench jepsen jepsen-sweep proto lint deps clean
 
 all: build
 
@@ -28,6 +30,20 @@ test: build bin/berth-lossy
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -race $(RACE)
 	BERTH_BIN=$(CURDIR)/bin/berth BERTH_LOSSY_BIN=$(CURDIR)/bin/berth-lossy $(GO) test -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz FUZZTIME=30s
+
+# Every fuzz target for $(FUZZTIME), one at a time, with one worker so that
+# a 2-core CI machine is not starved. A failing input is written under the
+# package's testdata/fuzz/ and then runs with the package's tests.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDocuments$$' -fuzztime $(FUZZTIME) -parallel 1 ./api/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeObject$$' -fuzztime $(FUZZTIME) -parallel 1 ./api/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeStored$$' -fuzztime $(FUZZTIME) -parallel 1 ./api/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) -parallel 1 ./fsm/
+	$(GO) test -run '^$$' -fuzz '^FuzzHasDotDot$$' -fuzztime $(FUZZTIME) -parallel 1 ./driver/volume/
+	$(GO) test -run '^$$' -fuzz '^FuzzProjectPath$$' -fuzztime $(FUZZTIME) -parallel 1 ./driver/volume/
+	$(GO) test -run '^$$' -fuzz '^FuzzSubPath$$' -fuzztime $(FUZZTIME) -parallel 1 ./driver/volume/
+	$(GO) test -run '^$$' -fuzz '^FuzzHostPath$$' -fuzztime $(FUZZTIME) -parallel 1 ./driver/volume/
 
 # A broken build for the Jepsen suite's negative control: it acknowledges
 # writes before they commit. Never ship it.

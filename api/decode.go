@@ -184,7 +184,16 @@ func parseDocuments(data []byte) ([]any, error) {
 	chunks := splitYAML(string(data))
 	var values []any
 	for i, c := range chunks {
-		v, err := parseYAML(c)
+		v, err := parseYAML(c.text)
+		if err != nil && c.line > 0 {
+			// Parse it again behind as many newlines as lines before
+			// it, so that the error's line numbers count from the top
+			// of the file. Only on an error: done for every document,
+			// it would cost time and memory quadratic in their number.
+			if _, e := parseYAML(strings.Repeat("\n", c.line) + c.text); e != nil {
+				err = e
+			}
+		}
 		if err != nil {
 			if len(chunks) > 1 {
 				return nil, fmt.Errorf("document %d: %w", i+1, err)
@@ -198,16 +207,22 @@ func parseDocuments(data []byte) ([]any, error) {
 	return values, nil
 }
 
-// splitYAML returns the documents of data that are not empty. Each is
-// preceded by as many newlines as lines before it in data, so the parser's
-// line numbers count from the top of the file.
-func splitYAML(data string) []string {
-	var docs []string
+// yamlDoc is one document of a YAML stream and the number of lines before
+// it.
+type yamlDoc struct {
+	text string
+	line int
+}
+
+// splitYAML returns the documents of data that are not empty, each with
+// the number of lines before it in data.
+func splitYAML(data string) []yamlDoc {
+	var docs []yamlDoc
 	var cur strings.Builder
 	start, blank := 0, true
 	flush := func() {
 		if !blank {
-			docs = append(docs, strings.Repeat("\n", start)+cur.String())
+			docs = append(docs, yamlDoc{text: cur.String(), line: start})
 		}
 		cur.Reset()
 		blank = true

@@ -150,8 +150,9 @@ func validateItems(l *errList, p string, items []KeyToPath, mode *int32) {
 		if it.Key == "" {
 			l.add(ip+".key", "required")
 		}
-		if it.Path == "" || path.IsAbs(it.Path) || hasDotDot(it.Path) {
-			l.add(ip+".path", "%s must be a relative path without \"..\"", quote(it.Path))
+		if it.Path == "" || path.IsAbs(it.Path) || hasDotDot(it.Path) || path.Clean(it.Path) == "." ||
+			strings.Contains(it.Path, "//") || strings.HasSuffix(it.Path, "/") || strings.ContainsRune(it.Path, 0) {
+			l.add(ip+".path", "%s must be a relative path of a file, without \"..\" or empty elements", quote(it.Path))
 		}
 		if it.Mode != nil && (*it.Mode < 0 || *it.Mode > 0o777) {
 			l.add(ip+".mode", "%#o is not a file mode (0 to 0777)", *it.Mode)

@@ -31,6 +31,14 @@ const (
 
 var errCodec = errors.New("malformed binary command")
 
+const (
+	// minOpSize is the fewest bytes an encoded op takes: eight uvarints
+	// (five strings, the resource version, meta and body) of one byte.
+	minOpSize = 8
+	// maxOpsPrealloc caps the ops allocated ahead of reading them.
+	maxOpsPrealloc = 256
+)
+
 func encodeCommand(c *Command) ([]byte, error) {
 	size := 32 + len(c.RequestID) + len(c.Time)
 	for i := range c.Ops {
@@ -151,15 +159,20 @@ func decodeCommand(b []byte) (*Command, error) {
 	if d.byte() == 1 {
 		c.Server = &ServerRecord{ID: d.string(), RaftAddr: d.string(), APIAddr: d.string()}
 	}
+	// An op takes at least minOpSize bytes: a count beyond what is left is
+	// refused before anything is allocated for it, and the slice grows
+	// with the ops actually read, so a length prefix alone never costs
+	// memory.
 	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	if d.err != nil || n > uint64(len(d.b))/minOpSize {
 		return nil, errCodec
 	}
 	if n > 0 {
-		c.Ops = make([]Op, n)
+		c.Ops = make([]Op, 0, min(n, maxOpsPrealloc))
 	}
-	for i := range c.Ops {
-		op := &c.Ops[i]
+	for range n {
+		c.Ops = append(c.Ops, Op{})
+		op := &c.Ops[len(c.Ops)-1]
 		op.Verb, op.Kind, op.Namespace, op.Name, op.UID = Verb(d.string()), d.string(), d.string(), d.string(), d.string()
 		op.ResourceVersion = d.uvarint()
 		if meta := d.bytes(); len(meta) > 0 {
@@ -170,6 +183,9 @@ func decodeCommand(b []byte) (*Command, error) {
 		}
 		if body := d.bytes(); len(body) > 0 {
 			op.Body = body
+		}
+		if d.err != nil {
+			return nil, d.err
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {

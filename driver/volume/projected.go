@@ -112,9 +112,9 @@ func project(volume, kind, name string, objs map[string]map[string][]byte, items
 			}
 			return nil, invalidf("volume %q: %s %q has no key %q", volume, kind, name, it.Key)
 		}
-		p := filepath.Clean(it.Path)
-		if it.Path == "" || filepath.IsAbs(it.Path) || hasDotDot(it.Path) || strings.HasPrefix(p, "..") {
-			return nil, invalidf("volume %q: path %q of key %q must be relative, without \"..\" and not start with \"..\"", volume, it.Path, it.Key)
+		p, ok := itemPath(it.Path)
+		if !ok {
+			return nil, invalidf("volume %q: path %q of key %q must be relative, without \"..\" or empty elements and not start with \"..\"", volume, it.Path, it.Key)
 		}
 		m := mode
 		if it.Mode != nil {
@@ -123,6 +123,27 @@ func project(volume, kind, name string, objs map[string]map[string][]byte, items
 		files = append(files, file{path: p, data: data, mode: m})
 	}
 	return files, nil
+}
+
+// itemPath checks the path of a projected file (an item's path, or a key
+// when there are no items) and returns it clean. It must be relative, have
+// no "..", empty or NUL-holding element, name a file below the volume (not
+// the volume itself) and not start with ".." (the names of ..data and its
+// folders). Cleaned and joined to the volume's folder, it stays inside.
+func itemPath(p string) (string, bool) {
+	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, "..") || strings.IndexByte(p, 0) >= 0 {
+		return "", false
+	}
+	for _, e := range strings.Split(p, "/") {
+		if e == "" || e == ".." {
+			return "", false
+		}
+	}
+	clean := filepath.Clean(p)
+	if clean == "." || strings.HasPrefix(clean, "..") {
+		return "", false // "." or "./..data"
+	}
+	return clean, true
 }
 
 // writeFiles puts files into dir atomically: a new ..data_<random> folder,
@@ -186,24 +207,42 @@ func writeFiles(dir string, files []file) error {
 	return nil
 }
 
-// writeTree writes files under root, folders 0755.
-func writeTree(root string, files []file) error {
-	if err := os.Chmod(root, 0o755); err != nil {
+// writeTree writes files under dir, folders 0755. It works through an
+// os.Root: no path it writes or makes, nor any folder on the way, may be a
+// symlink that leads out of dir, and a file is created anew (O_EXCL), never
+// written through whatever already holds its name.
+func writeTree(dir string, files []file) error {
+	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	for _, f := range files {
-		p := filepath.Join(root, f.path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, f.data, f.mode); err != nil {
-			if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrInvalid) {
-				return fmt.Errorf("two keys at path %q", f.path)
+		if d := filepath.Dir(f.path); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return err
 			}
+		}
+		w, err := root.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("two keys at path %q", f.path)
+		}
+		if err != nil {
 			return err
 		}
-		// WriteFile's mode is masked by the umask.
-		if err := os.Chmod(p, f.mode); err != nil {
+		_, err = w.Write(f.data)
+		// The mode given to OpenFile is masked by the umask; Chmod on
+		// the open file looks up no path.
+		if err == nil {
+			err = w.Chmod(f.mode)
+		}
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return err
 		}
 	}
