@@ -3,6 +3,7 @@ package agent
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,12 +14,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/controller"
 	"github.com/berth-dev/berth/fsm"
 	"github.com/berth-dev/berth/gossip"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"github.com/berth-dev/berth/raft"
+	"github.com/berth-dev/berth/security"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -63,6 +68,28 @@ type Config struct {
 	// replaced elsewhere (controller.DefaultNodeDownGrace if zero).
 	NodeDownGrace time.Duration
 
+	// Token is a join token (berth token create): an agent with no identity
+	// yet joins with it through Join.
+	Token string
+	// CACertFile and CAKeyFile name the cluster's CA, for servers that
+	// bootstrap together (--bootstrap-expect); a lone first server makes
+	// its own.
+	CACertFile, CAKeyFile string
+	// CertLifetime is how long node certificates last
+	// (DefaultCertLifetime if zero); each is renewed at 50-80% of it.
+	CertLifetime time.Duration
+	// BootstrapToken is the secret of the cluster's first admin token
+	// ("": one is made and logged once).
+	BootstrapToken string
+	// KeyringFile holds the keys that encrypt Secrets (servers); default:
+	// beside the data dir, never in it. Unlock, when set, is the
+	// passphrase that encrypts that file.
+	KeyringFile string
+	Unlock      string
+	// AllowedHostPaths are the host paths (and what lies under them) that
+	// pods of non-admin tokens may mount.
+	AllowedHostPaths []string
+
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
@@ -98,6 +125,12 @@ type Agent struct {
 	kubelet *kubelet
 	// inventory is how this agent measures its machine.
 	inventory gossip.InventoryConfig
+	// creds are the agent's identity; keys the keyring of Secrets
+	// (servers).
+	creds *creds
+	keys  *keyring
+	// watches counts users' open watch streams.
+	watches watchCounts
 	// goodServer is the last server a worker's proxy reached.
 	goodServer atomic.Pointer[string]
 
@@ -136,11 +169,18 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	apiAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.APIPort))
 	raftAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.RaftPort))
+	creds, _, err := loadCreds(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.GossipKey == nil {
+		cfg.GossipKey = creds.gossip
+	}
 	lis, err := net.Listen("tcp", apiAddr)
 	if err != nil {
 		return nil, fmt.Errorf("agent: api listener: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger.With("agent", cfg.Name), lis: lis, conns: newConnPool()}
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("agent", cfg.Name), lis: lis, creds: creds, conns: newConnPool(creds.clientTLS())}
 	if err := a.startGossip(lis.Addr().String(), raftAddr); err != nil {
 		lis.Close()
 		return nil, err
@@ -154,6 +194,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	} else {
 		a.grpc = a.workerServer()
 	}
+	a.log.Info("identity", "role", creds.role, "ca", creds.fingerprint(), "certificate until", creds.kp.Leaf().NotAfter.Format(time.RFC3339))
 	pb.RegisterWorkloadsServer(a.grpc, &workloadsServer{a: a})
 
 	ctx, a.cancel = context.WithCancel(context.Background())
@@ -168,10 +209,14 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		defer a.wg.Done()
 		a.joinGossip(ctx)
 	}()
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
 		a.remeasure(ctx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.renewLoop(ctx)
 	}()
 	if cfg.Server {
 		a.wg.Add(1)
@@ -190,19 +235,27 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 func (a *Agent) startServer(raftAddr string) error {
 	cfg := a.cfg
 	f := fsm.New(fsm.Options{WatchHistory: cfg.WatchHistory})
-	node, err := raft.Open(raft.Config{
+	a.keys = &keyring{a: a, path: keyringPath(&cfg)}
+	if err := a.keys.load(); err != nil {
+		return err
+	}
+	rc := raft.Config{
 		ID: cfg.Name, DataDir: cfg.DataDir, BindAddr: raftAddr,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs, SnapshotInterval: cfg.SnapshotInterval,
 		LogOutput: cfg.RaftLog, LogLevel: cfg.RaftLevel,
-	}, f)
+	}
+	if !plaintext {
+		rc.ServerTLS, rc.ClientTLS = raftTLS(a.creds.serverTLS(tls.RequireAndVerifyClientCert)), raftTLS(a.creds.clientTLS())
+	}
+	node, err := raft.Open(rc, f)
 	if err != nil {
 		return err
 	}
 	a.fsm, a.node = f, node
 	a.disc = newDiscovery(a, &pb.ServerInfo{Id: cfg.Name, RaftAddr: raftAddr, ApiAddr: a.APIAddr(), BootstrapExpect: int32(cfg.BootstrapExpect), GossipAddr: a.pool.Addr()})
-	a.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(a.nameLeader))
+	a.grpc = grpc.NewServer(a.serverOptions(grpc.ChainUnaryInterceptor(a.unaryAuth, a.nameLeader))...)
 	pb.RegisterResourcesServer(a.grpc, &resourceServer{a: a})
+	pb.RegisterSecurityServer(a.grpc, &securityServer{a: a})
 	pb.RegisterClusterServer(a.grpc, &clusterServer{a: a})
 	pb.RegisterNodesServer(a.grpc, &nodesServer{a: a})
 	a.sched = controller.NewScheduler(controller.SchedulerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now})
@@ -226,6 +279,39 @@ func (a *Agent) startServer(raftAddr string) error {
 		})
 	}
 	return nil
+}
+
+// serverOptions are those of every agent's gRPC server: mutual TLS (a
+// client certificate is checked if given; only joining and logging in go
+// without one), message limits, and the authentication interceptors.
+func (a *Agent) serverOptions(more ...grpc.ServerOption) []grpc.ServerOption {
+	creds := credentials.NewTLS(a.creds.serverTLS(tls.VerifyClientCertIfGiven))
+	if plaintext {
+		creds = insecure.NewCredentials()
+	}
+	return append([]grpc.ServerOption{
+		grpc.Creds(creds),
+		grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.MaxConcurrentStreams(MaxStreamsPerClient),
+		grpc.ChainStreamInterceptor(a.streamAuth),
+	}, more...)
+}
+
+// MaxStreamsPerClient bounds the calls (watches included) one connection
+// may have open at once.
+const MaxStreamsPerClient = 256
+
+// raftTLS narrows a TLS configuration to servers: a Raft peer, in or out,
+// must present a server's certificate of the cluster.
+func raftTLS(c *tls.Config) *tls.Config {
+	c = c.Clone()
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		if _, role, ok := security.PeerIdentity(cs); !ok || role != security.RoleServer {
+			return fmt.Errorf("raft: the peer's certificate is not a server's of this cluster")
+		}
+		return nil
+	}
+	return c
 }
 
 // APIAddr is where the gRPC API listens.
@@ -313,6 +399,9 @@ func (a *Agent) leaderSetup(ctx context.Context) error {
 	if err := a.registerServer(ctx, self); err != nil {
 		return err
 	}
+	if err := a.keys.ensure(ctx); err != nil {
+		return err
+	}
 	if _, err := a.fsm.Get("Namespace", "", "default"); err == nil {
 		return nil
 	}
@@ -321,11 +410,26 @@ func (a *Agent) leaderSetup(ctx context.Context) error {
 		return err
 	}
 	op.UID = controller.NewUID()
-	_, err = a.node.Apply(ctx, &fsm.Command{Type: fsm.CmdWrite, Time: a.now(), Ops: []fsm.Op{op}})
+	ops := []fsm.Op{op}
+	// A new cluster: its first admin token comes with it.
+	if !a.hasACLTokens() {
+		tok, err := a.bootstrapToken()
+		if err != nil {
+			return err
+		}
+		ops = append(ops, *tok)
+	}
+	_, err = a.node.Apply(ctx, &fsm.Command{Type: fsm.CmdWrite, Time: a.now(), Ops: ops})
 	if err != nil && !isAlreadyExists(err) {
 		return err
 	}
 	return nil
+}
+
+// hasACLTokens reports whether the cluster has any ACL token.
+func (a *Agent) hasACLTokens() bool {
+	recs, err := a.fsm.View().List("ACLToken", "", api.Selector{})
+	return err == nil && len(recs) > 0
 }
 
 // syncIndex commits an empty command, so that every replica's state

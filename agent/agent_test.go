@@ -9,15 +9,17 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/internal/testcluster"
+	"github.com/berth-dev/berth/internal/testcreds"
 	pb "github.com/berth-dev/berth/proto/berthpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 )
 
@@ -35,10 +37,29 @@ type testServer struct {
 	a   *Agent
 }
 
+// credsOf are the credentials of a test's cluster (one per top-level
+// test): its CA, for servers that bootstrap together, and its admin token.
+func credsOf(t testing.TB) *testcreds.Creds {
+	name := strings.Split(t.Name(), "/")[0]
+	if c, ok := testCreds.Load(name); ok {
+		return c.(*testcreds.Creds)
+	}
+	c, err := testcreds.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := testCreds.LoadOrStore(name, c)
+	return v.(*testcreds.Creds)
+}
+
+var testCreds sync.Map
+
 func newServer(t testing.TB, name string, expect int) *testServer {
+	cr := credsOf(t)
 	return &testServer{cfg: Config{
 		Name: name, DataDir: t.TempDir(), BindAddr: "127.0.0.1", APIPort: freePort(t), RaftPort: freePort(t), GossipPort: freePort(t), GossipKey: testKey(t), Server: true,
 		BootstrapExpect: expect, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard,
+		CACertFile: cr.CACert, CAKeyFile: cr.CAKey, BootstrapToken: cr.Token,
 	}}
 }
 
@@ -56,13 +77,27 @@ func (s *testServer) start(t testing.TB) {
 
 func dial(t testing.TB, addr string) (pb.ResourcesClient, pb.ClusterClient) {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cfg := credsOf(t).Config(nil)
+	tc, err := cfg.TLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(tc)), grpc.WithPerRPCCredentials(bearer(cfg.Token)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return pb.NewResourcesClient(conn), pb.NewClusterClient(conn)
 }
+
+// bearer sends an ACL token with every call.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{TokenHeader: "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return true }
 
 func waitFor(t testing.TB, what string, f func() bool) {
 	t.Helper()

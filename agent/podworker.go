@@ -580,6 +580,12 @@ func (w *podWorker) containerSpec(p *api.Pod, c *api.Container, attempt int) (dr
 		Image: c.Image, Command: c.Command, Args: c.Args, Env: env, WorkingDir: c.WorkingDir, TTY: c.TTY,
 		NetNS: w.sandbox.NetNS, Hostname: podHostname(p), Mounts: mounts, LogPath: k.logPath(p, c.Name),
 	}
+	if sc := c.SecurityContext; sc != nil {
+		spec.Privileged = sc.IsPrivileged()
+		if sc.Capabilities != nil {
+			spec.CapAdd, spec.CapDrop = capNames(sc.Capabilities.Add), capNames(sc.Capabilities.Drop)
+		}
+	}
 	if isStateful(p) {
 		spec.FenceFile = fenceFile(k.dir)
 	}
@@ -679,4 +685,13 @@ func (k *kubelet) gpuIndexes(ids []string) ([]int, error) {
 		out = append(out, int(n.Status.GPUs[i].Index))
 	}
 	return out, nil
+}
+
+// capNames gives capabilities the CAP_ prefix the OCI spec wants.
+func capNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "CAP_" + strings.TrimPrefix(n, "CAP_")
+	}
+	return out
 }

@@ -52,8 +52,8 @@ func (passCodec) Unmarshal(data []byte, v any) error {
 
 // workerServer returns the gRPC server of a worker agent.
 func (a *Agent) workerServer() *grpc.Server {
-	return grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.ForceServerCodec(passCodec{}), grpc.UnknownServiceHandler(a.proxy))
+	return grpc.NewServer(a.serverOptions(grpc.ChainUnaryInterceptor(a.unaryAuth),
+		grpc.ForceServerCodec(passCodec{}), grpc.UnknownServiceHandler(a.proxy))...)
 }
 
 // proxy answers a call on a worker.
@@ -118,6 +118,29 @@ func (a *Agent) pass(ss grpc.ServerStream, method string) error {
 		a.log.Debug("proxy: server unavailable", "server", addr, "err", err)
 	}
 	return err
+}
+
+// relayUnary passes a unary call the worker would answer itself to a
+// server, as pass does a stream: for a user, whose token the server checks.
+func (a *Agent) relayUnary(ctx context.Context, method string, req any) (any, error) {
+	b, err := passCodec{}.Marshal(req)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	err = status.Error(codes.Unavailable, "worker: no server is alive in the gossip view")
+	for _, addr := range a.servers() {
+		conn, cerr := a.conns.get(addr)
+		if cerr != nil {
+			continue
+		}
+		resp := &frame{}
+		err = conn.Invoke(metadata.NewOutgoingContext(ctx, md.Copy()), method, &frame{b: b}, resp, grpc.ForceCodec(passCodec{}))
+		if status.Code(err) != codes.Unavailable {
+			return resp, err
+		}
+	}
+	return nil, err
 }
 
 // passTo relays the call to one server; relayed says whether anything came

@@ -42,7 +42,12 @@ func (s *resourceServer) write(ctx context.Context, method string, verb fsm.Verb
 	}
 	cmd := &fsm.Command{Type: fsm.CmdWrite, RequestID: req.RequestId, Time: s.a.now()}
 	for i, raw := range req.Objects {
-		op, err := writeOp(verb, raw)
+		op, err := writeOp(verb, raw, func(obj api.Object) error {
+			if sec, ok := obj.(*api.Secret); ok {
+				return s.a.seal(ctx, sec)
+			}
+			return nil
+		})
 		if err != nil {
 			if len(req.Objects) > 1 {
 				err = fmt.Errorf("document %d: %w", i+1, err)
@@ -57,11 +62,15 @@ func (s *resourceServer) write(ctx context.Context, method string, verb fsm.Verb
 	return s.commit(ctx, cmd)
 }
 
-// writeOp checks one object and turns it into an Op. The leader stamps a UID,
-// used if the object is created.
-func writeOp(verb fsm.Verb, raw []byte) (fsm.Op, error) {
+// writeOp checks one object, has prepare change it (a Secret is sealed),
+// and turns it into an Op. The leader stamps a UID, used if the object is
+// created.
+func writeOp(verb fsm.Verb, raw []byte, prepare func(api.Object) error) (fsm.Op, error) {
 	obj, err := api.DecodeObject(raw)
 	if err != nil {
+		return fsm.Op{}, err
+	}
+	if err := prepare(obj); err != nil {
 		return fsm.Op{}, err
 	}
 	m := obj.GetObjectMeta()
@@ -85,8 +94,12 @@ func (s *resourceServer) commit(ctx context.Context, cmd *fsm.Command) (*pb.Writ
 		return nil, toStatus(err)
 	}
 	resp := &pb.WriteResponse{Revision: res.Index}
-	for _, r := range res.Results {
-		resp.Results = append(resp.Results, &pb.WriteResult{Action: string(r.Action), Object: r.Object})
+	for i, r := range res.Results {
+		obj, err := s.a.present(ctx, cmd.Ops[i].Kind, r.Object)
+		if err != nil {
+			return nil, err
+		}
+		resp.Results = append(resp.Results, &pb.WriteResult{Action: string(r.Action), Object: obj})
 	}
 	return resp, nil
 }
@@ -155,7 +168,11 @@ func (s *resourceServer) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.GetResponse{Object: r.Object, Revision: v.Revision()}, nil
+	obj, err := s.a.present(ctx, info.Kind, r.Object)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.GetResponse{Object: obj, Revision: v.Revision()}, nil
 }
 
 func namespaceFor(info api.KindInfo, ns string) string {
@@ -187,7 +204,11 @@ func (s *resourceServer) List(ctx context.Context, req *pb.ListRequest) (*pb.Lis
 	}
 	resp := &pb.ListResponse{Revision: v.Revision()}
 	for _, r := range recs {
-		resp.Objects = append(resp.Objects, r.Object)
+		obj, err := s.a.present(ctx, info.Kind, r.Object)
+		if err != nil {
+			return nil, err
+		}
+		resp.Objects = append(resp.Objects, obj)
 	}
 	return resp, nil
 }
@@ -206,6 +227,15 @@ func (s *resourceServer) Watch(req *pb.WatchRequest, stream pb.Resources_WatchSe
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	ctx := stream.Context()
+	c := callerOf(ctx)
+	admin := c == nil || c.admin()
+	if c != nil && !c.agent() {
+		release, err := s.a.watches.acquire(c.key())
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	rev := req.Revision
 	if rev == 0 {
 		rev = s.a.fsm.Index()
@@ -233,7 +263,14 @@ func (s *resourceServer) Watch(req *pb.WatchRequest, stream pb.Resources_WatchSe
 			if kind != "" && ev.Kind != kind || req.Namespace != "" && ev.Namespace != req.Namespace || !sel.Matches(ev.Labels) {
 				continue
 			}
-			if err := stream.Send(&pb.WatchEvent{Type: string(ev.Type), Kind: ev.Kind, Revision: ev.Revision, Object: json.RawMessage(ev.Object)}); err != nil {
+			if kind == "" && !admin && api.IsBerthKind(ev.Kind) {
+				continue // tokens are for admins' eyes only
+			}
+			obj, err := s.a.present(ctx, ev.Kind, ev.Object)
+			if err != nil {
+				return err
+			}
+			if err := stream.Send(&pb.WatchEvent{Type: string(ev.Type), Kind: ev.Kind, Revision: ev.Revision, Object: json.RawMessage(obj)}); err != nil {
 				return err
 			}
 			sent = true

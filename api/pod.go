@@ -63,6 +63,28 @@ type Container struct {
 	ReadinessProbe  *Probe               `json:"readinessProbe,omitempty"`
 	// TTY gives the container a terminal (berth run -t).
 	TTY bool `json:"tty,omitempty"`
+	// SecurityContext widens (or narrows) what the container may do; a
+	// privileged container or added capabilities need an admin token.
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
+}
+
+// SecurityContext is what a container may do beyond the default set.
+type SecurityContext struct {
+	// Privileged gives every capability and every device of the node.
+	Privileged   *bool         `json:"privileged,omitempty"`
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+}
+
+// Capabilities are Linux capabilities (CAP_NET_ADMIN or NET_ADMIN) added
+// to or dropped from the default set.
+type Capabilities struct {
+	Add  []string `json:"add,omitempty"`
+	Drop []string `json:"drop,omitempty"`
+}
+
+// IsPrivileged reports whether the context asks for privileged mode.
+func (s *SecurityContext) IsPrivileged() bool {
+	return s != nil && s.Privileged != nil && *s.Privileged
 }
 
 // EnvVar is one environment variable of a container.

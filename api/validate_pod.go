@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 func defaultPod(p *Pod) {
@@ -173,6 +174,19 @@ func validateContainer(l *errList, path string, c *Container, names map[string]b
 	if c.Image == "" {
 		l.add(path+".image", "required")
 	}
+	if sc := c.SecurityContext; sc != nil && sc.Capabilities != nil {
+		for _, f := range []struct {
+			field string
+			caps  []string
+		}{{"add", sc.Capabilities.Add}, {"drop", sc.Capabilities.Drop}} {
+			field := f.field
+			for i, name := range f.caps {
+				if !validCapability(name) {
+					l.add(fmt.Sprintf("%s.securityContext.capabilities.%s[%d]", path, field, i), "%s is not a capability such as NET_ADMIN", quote(name))
+				}
+			}
+		}
+	}
 	for i, e := range c.Env {
 		if e.Name == "" {
 			l.add(fmt.Sprintf("%s.env[%d].name", path, i), "required")
@@ -321,4 +335,19 @@ func validateNode(l *errList, n *Node) {
 			}
 		}
 	}
+}
+
+// validCapability reports whether name is a capability's name, with or
+// without its CAP_ prefix: upper-case letters and underscores.
+func validCapability(name string) bool {
+	name = strings.TrimPrefix(name, "CAP_")
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for _, r := range name {
+		if (r < 'A' || r > 'Z') && r != '_' {
+			return false
+		}
+	}
+	return true
 }

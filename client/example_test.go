@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/berth-dev/berth/agent"
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/client"
+	"github.com/berth-dev/berth/security"
 )
 
 func freePort() int {
@@ -27,21 +29,43 @@ func freePort() int {
 // `berth agent --dev` does.
 func startDevServer() (*agent.Agent, func()) {
 	dir, _ := os.MkdirTemp("", "berth-example-")
+	tok, _ := security.NewACLToken()
 	a, err := agent.Start(context.Background(), agent.Config{
-		Name: "dev", DataDir: dir, BindAddr: "127.0.0.1", APIPort: freePort(), RaftPort: freePort(), Server: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard,
+		Name: "dev", DataDir: filepath.Join(dir, "data"), BindAddr: "127.0.0.1", APIPort: freePort(), RaftPort: freePort(), Server: true,
+		BootstrapToken: tok.String(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard,
 	})
 	if err != nil {
+		panic(err)
+	}
+	// What `berth agent --dev` writes for its local user: the CA, a
+	// client certificate and the admin token.
+	cert, key, err := a.CA().Issue("example", security.RoleClient, nil, nil, time.Now(), time.Hour)
+	if err != nil {
+		panic(err)
+	}
+	cfg := &client.Config{Servers: []string{a.APIAddr()}, CA: string(a.CA().CertPEM), Cert: string(cert), Key: string(key), Token: tok.String()}
+	os.Setenv("BERTH_CONFIG", filepath.Join(dir, "config"))
+	if err := cfg.Save(client.DefaultConfigPath()); err != nil {
 		panic(err)
 	}
 	return a, func() { a.Close(); os.RemoveAll(dir) }
 }
 
 func Example() {
-	server, stop := startDevServer()
+	_, stop := startDevServer()
 	defer stop()
 
-	c, err := client.New([]string{server.APIAddr()})
+	// The credentials of `berth login` (or `berth agent --dev`):
+	// ~/.berth/config, or $BERTH_CONFIG.
+	cfg, err := client.LoadConfig(client.DefaultConfigPath())
+	if err != nil {
+		panic(err)
+	}
+	opts, err := cfg.Options()
+	if err != nil {
+		panic(err)
+	}
+	c, err := client.New(cfg.Servers, opts...)
 	if err != nil {
 		panic(err)
 	}

@@ -94,6 +94,10 @@ type ContainerSpec struct {
 	MemoryBytes int64 // memory limit (0: none)
 	// GPUs are the minor numbers of the /dev/nvidiaN devices to give.
 	GPUs []int
+	// Privileged gives every capability and device; CapAdd and CapDrop
+	// change the default capabilities (names with the CAP_ prefix).
+	Privileged      bool
+	CapAdd, CapDrop []string
 
 	// FenceFile, when set, holds the end of the node's fence lease: the
 	// container's logger kills the container once it has passed

@@ -125,6 +125,16 @@ func specOpts(s ContainerSpec, args []string, swapLimit bool) ([]oci.SpecOpts, e
 			opts = append(opts, oci.WithMemorySwap(s.MemoryBytes))
 		}
 	}
+	if s.Privileged {
+		// Every capability, every device of the node, no masked paths.
+		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
+	}
+	if len(s.CapAdd) > 0 {
+		opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
+	}
+	if len(s.CapDrop) > 0 {
+		opts = append(opts, oci.WithDroppedCapabilities(s.CapDrop))
+	}
 	gpus, err := gpuDevices(s)
 	if err != nil {
 		return nil, err

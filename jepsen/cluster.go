@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/client"
+	"github.com/berth-dev/berth/internal/testcreds"
 	"github.com/berth-dev/berth/internal/testnet"
 )
 
@@ -36,6 +37,8 @@ type Cluster struct {
 	net  *testnet.Net
 	key  string
 	args []string // extra agent flags
+	// creds are the cluster's CA and admin credentials.
+	creds *testcreds.Creds
 
 	Servers []*Server
 }
@@ -48,6 +51,7 @@ type Server struct {
 	logPath string
 	args    []string
 	bin     string
+	creds   *testcreds.Creds
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -75,13 +79,17 @@ func (c *Cluster) start(ctx context.Context, n int) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return err
 	}
+	var err error
+	if c.creds, err = testcreds.New(c.dir); err != nil {
+		return err
+	}
 	for i := 1; i <= n; i++ {
 		name := "n" + strconv.Itoa(i)
 		h, err := c.net.NewHost(name)
 		if err != nil {
 			return err
 		}
-		c.Servers = append(c.Servers, &Server{Name: name, host: h, bin: c.bin,
+		c.Servers = append(c.Servers, &Server{Name: name, host: h, bin: c.bin, creds: c.creds,
 			dataDir: filepath.Join(c.dir, name), logPath: filepath.Join(c.dir, name+".log")})
 	}
 	for _, s := range c.Servers {
@@ -97,6 +105,7 @@ func (c *Cluster) agentArgs(s *Server, extra ...string) []string {
 	args := []string{"agent", "--server", "--name", s.Name, "--data-dir", s.dataDir, "--bind", s.IP(),
 		"--api-port", strconv.Itoa(apiPort), "--raft-port", strconv.Itoa(raftPort), "--gossip-port", strconv.Itoa(gossipPort),
 		"--gossip-key", c.key, "--log-level", "warn", "--containerd-socket", ""}
+	args = append(args, c.creds.ServerArgs()...)
 	return append(append(args, c.args...), extra...)
 }
 
@@ -116,6 +125,11 @@ func (c *Cluster) Addrs(i int) []string {
 		out = append(out, c.Servers[(i+k)%len(c.Servers)].APIAddr())
 	}
 	return out
+}
+
+// Client returns an admin client of addrs with the options given.
+func (c *Cluster) Client(addrs []string, opts ...client.Option) (*client.Client, error) {
+	return c.creds.Client(addrs, opts...)
 }
 
 // Close kills every server and removes the hosts and the bridge.
@@ -217,7 +231,7 @@ func (s *Server) Wipe() error {
 
 // Client returns a client of this one server only.
 func (s *Server) Client() *client.Client {
-	cl, _ := client.New([]string{s.APIAddr()}, client.WithTimeout(2*time.Second),
+	cl, _ := s.creds.Client([]string{s.APIAddr()}, client.WithTimeout(2*time.Second),
 		client.WithAttemptTimeout(time.Second), client.WithUnreachableTimeout(time.Second))
 	return cl
 }

@@ -57,7 +57,7 @@ func firstWrite(ctx context.Context, c *Cluster, dead *Server, trial int) (time.
 			continue
 		}
 		go func() {
-			cl, _ := client.New([]string{s.APIAddr()}, client.WithAttemptTimeout(250*time.Millisecond), client.WithUnreachableTimeout(time.Second))
+			cl, _ := c.Client([]string{s.APIAddr()}, client.WithAttemptTimeout(250*time.Millisecond), client.WithUnreachableTimeout(time.Second))
 			defer cl.Close()
 			for ctx.Err() == nil {
 				wctx, wcancel := context.WithTimeout(ctx, 250*time.Millisecond)

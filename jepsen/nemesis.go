@@ -227,7 +227,7 @@ func (n *nemesis) inject(ctx context.Context, st step) (*Fault, error) {
 		return &Fault{Kind: kind, Targets: names(all), Desc: "kill -9 of every server, then all start again"}, nil
 	case "membership":
 		s := n.pick(ctx, st, 1, st.Coin)[0]
-		cl, _ := client.New(n.c.Addrs(0), client.WithTimeout(5*time.Second), client.WithAttemptTimeout(2*time.Second))
+		cl, _ := n.c.Client(n.c.Addrs(0), client.WithTimeout(5*time.Second), client.WithAttemptTimeout(2*time.Second))
 		defer cl.Close()
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			ws = append(ws, &schedWorkload{env: e})
 		}
 	}
-	setup, err := client.New(c.Addrs(0), client.WithTimeout(30*time.Second))
+	setup, err := c.Client(c.Addrs(0), client.WithTimeout(30*time.Second))
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func (w *schedWorkload) run(ctx context.Context) {
 func (w *schedWorkload) check(ctx context.Context, dir string) []Verdict {
 	v := Verdict{Checker: "sched (no node over capacity)"}
 	defer w.w.stop()
-	cl, err := client.New(w.env.c.Addrs(0), client.WithTimeout(30*time.Second))
+	cl, err := w.env.c.Client(w.env.c.Addrs(0), client.WithTimeout(30*time.Second))
 	if err != nil {
 		v.Summary = err.Error()
 		return []Verdict{v}

@@ -40,7 +40,7 @@ func (w *setWorkload) run(ctx context.Context) {
 // finalList lists a workload's objects with a linearizable read, trying
 // again for up to 30 s.
 func finalList(ctx context.Context, c *Cluster, workload string) ([]string, error) {
-	cl, err := client.New(c.Addrs(0), client.WithTimeout(5*time.Second))
+	cl, err := c.Client(c.Addrs(0), client.WithTimeout(5*time.Second))
 	if err != nil {
 		return nil, err
 	}

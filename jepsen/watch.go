@@ -49,7 +49,7 @@ type watcher struct {
 // startWatcher starts a watcher of kind from revision from, on server i
 // first.
 func (e *env) startWatcher(i int, kind string, from uint64) (*watcher, error) {
-	cl, err := client.New(e.c.Addrs(i), client.WithAttemptTimeout(time.Second))
+	cl, err := e.c.Client(e.c.Addrs(i), client.WithAttemptTimeout(time.Second))
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (w *watchWorkload) check(ctx context.Context, dir string) []Verdict {
 	v := Verdict{Checker: "watch (same order, no gaps)"}
 	defer w.stop()
 	// A last write, once the faults are over: every watcher must reach it.
-	cl, err := client.New(w.env.c.Addrs(0), client.WithTimeout(30*time.Second))
+	cl, err := w.env.c.Client(w.env.c.Addrs(0), client.WithTimeout(30*time.Second))
 	if err != nil {
 		v.Summary = err.Error()
 		return []Verdict{v}

@@ -54,7 +54,7 @@ func (e *env) workers(ctx context.Context, n int, salt uint64, work func(ctx con
 	var wg sync.WaitGroup
 	for i := range n {
 		s := e.c.Servers[i%len(e.c.Servers)]
-		cl, err := client.New([]string{s.APIAddr()}, client.WithTimeout(opTimeout),
+		cl, err := e.c.Client([]string{s.APIAddr()}, client.WithTimeout(opTimeout),
 			client.WithAttemptTimeout(time.Second), client.WithUnreachableTimeout(time.Second))
 		if err != nil {
 			panic(err) // one address is never refused

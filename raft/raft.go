@@ -2,6 +2,7 @@ package raft
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,9 @@ type Config struct {
 	ElectionTimeout  time.Duration
 	LogOutput        io.Writer
 	LogLevel         string
+	// ServerTLS and ClientTLS, when set, make the transport mutual TLS:
+	// peers are accepted with the first and dialed with the second.
+	ServerTLS, ClientTLS *tls.Config
 }
 
 // Server is one member of the Raft configuration.
@@ -123,7 +127,15 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 		logs.Close()
 		return nil, fmt.Errorf("raft: advertise address: %w", err)
 	}
-	trans, err := hraft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 8, 10*time.Second, logger)
+	var trans *hraft.NetworkTransport
+	if cfg.ServerTLS != nil {
+		var stream *tlsStream
+		if stream, err = newTLSStream(cfg.BindAddr, adv, cfg.ServerTLS, cfg.ClientTLS); err == nil {
+			trans = hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{Stream: stream, MaxPool: 8, Timeout: 10 * time.Second, Logger: logger})
+		}
+	} else {
+		trans, err = hraft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 8, 10*time.Second, logger)
+	}
 	if err != nil {
 		logs.Close()
 		return nil, fmt.Errorf("raft: transport: %w", err)

@@ -57,3 +57,12 @@ echo "bench: building writebench" >&2
 "$tmp/writebench" -berth "$berth" -etcd "$etcd" "$@" &
 pid=$!
 wait "$pid"
+
+# What security costs: the same writes (Secrets, so their encryption
+# counts too) against the normal build and one built without mutual TLS,
+# ACL checks and Secret encryption (-tags benchplain, never shipped).
+echo "bench: building berth with security off (-tags benchplain)" >&2
+(cd "$root" && go build -tags benchplain -o "$tmp/berth-plain" ./cmd/berth)
+"$tmp/writebench" -berth "$berth" -plain "$tmp/berth-plain" -secrets "$@" &
+pid=$!
+wait "$pid"

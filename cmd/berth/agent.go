@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -17,8 +18,10 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/agent"
+	"github.com/berth-dev/berth/client"
 	"github.com/berth-dev/berth/controller"
 	"github.com/berth-dev/berth/gossip"
+	"github.com/berth-dev/berth/security"
 	"github.com/spf13/cobra"
 )
 
@@ -37,6 +40,7 @@ func newAgentCmd() *cobra.Command {
 		fakeGPUs   string
 		registries []string
 		nodePorts  string
+		hostPaths  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -66,7 +70,22 @@ func newAgentCmd() *cobra.Command {
 				if cfg.Name == "" {
 					cfg.Name = "dev"
 				}
+				if cfg.KeyringFile == "" {
+					cfg.KeyringFile = filepath.Clean(cfg.DataDir) + ".keyring"
+					defer os.Remove(cfg.KeyringFile)
+				}
+				if cfg.BootstrapToken == "" {
+					t, err := security.NewACLToken()
+					if err != nil {
+						return err
+					}
+					cfg.BootstrapToken = t.String()
+				}
 			}
+			if cfg.Unlock == "" {
+				cfg.Unlock = os.Getenv("BERTH_UNLOCK")
+			}
+			cfg.AllowedHostPaths = hostPaths
 			if cfg.DataDir == "" {
 				return fmt.Errorf("--data-dir is required (or use --dev)")
 			}
@@ -113,7 +132,15 @@ func newAgentCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "berth agent %q: API on %s, data in %s\n", cfg.Name, a.APIAddr(), cfg.DataDir)
+			fmt.Fprintf(os.Stderr, "berth agent %q: API on %s, data in %s, cluster CA %s\n", cfg.Name, a.APIAddr(), cfg.DataDir, a.CAFingerprint())
+			if dev {
+				path := client.DefaultConfigPath()
+				if err := devConfig(path, a.APIAddr(), a.CA(), cfg.BootstrapToken); err != nil {
+					a.Close()
+					return fmt.Errorf("--dev: write the client credentials: %w", err)
+				}
+				fmt.Fprintf(os.Stderr, "berth agent: admin credentials for the CLI written to %s\n", path)
+			}
 			<-ctx.Done()
 			fmt.Fprintln(os.Stderr, "berth agent: shutting down")
 			return a.Close()
@@ -153,6 +180,14 @@ func newAgentCmd() *cobra.Command {
 	f.IntVar(&cfg.Node.IngressHTTPSPort, "ingress-https-port", 443, "port every node serves Ingresses on over HTTPS (0: none)")
 	f.IntVar(&cfg.BootstrapExpect, "bootstrap-expect", 0, "number of servers that bootstrap the cluster together")
 	f.StringVar(&join, "join", "", "API addresses (HOST:PORT,...) of cluster members to join through")
+	f.StringVar(&cfg.Token, "token", os.Getenv("BERTH_JOIN_TOKEN"), "join token (berth token create) for an agent that has not joined yet (env BERTH_JOIN_TOKEN)")
+	f.StringVar(&cfg.CACertFile, "ca-cert", "", "the cluster's CA certificate, for servers that bootstrap together (berth tls ca-create)")
+	f.StringVar(&cfg.CAKeyFile, "ca-key", "", "the cluster's CA key (with --ca-cert)")
+	f.StringVar(&cfg.BootstrapToken, "bootstrap-token", os.Getenv("BERTH_BOOTSTRAP_TOKEN"), "secret of the first admin ACL token, made with the cluster (default: a new one, logged once) (env BERTH_BOOTSTRAP_TOKEN)")
+	f.StringVar(&cfg.KeyringFile, "keyring-file", "", "file of the keys that encrypt Secrets, outside the data dir (default: DATA-DIR.keyring)")
+	f.StringVar(&cfg.Unlock, "unlock", "", "passphrase that encrypts the keyring file (env BERTH_UNLOCK); needed at every start once set")
+	f.StringArrayVar(&hostPaths, "allowed-host-path", nil, "host path that pods of non-admin tokens may mount, with what lies under it (repeatable)")
+	f.DurationVar(&cfg.CertLifetime, "cert-lifetime", agent.DefaultCertLifetime, "how long node certificates last; each is renewed at 50-80% of it")
 	f.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 8192, "log entries between snapshots")
 	f.Uint64Var(&cfg.TrailingLogs, "raft-trailing-logs", 10240, "log entries kept after a snapshot")
 	f.DurationVar(&cfg.SnapshotInterval, "raft-snapshot-interval", 30*time.Second, "how often to check whether to snapshot")

@@ -30,6 +30,8 @@ func addClientCommands(root *cobra.Command) {
 	pf := root.PersistentFlags()
 	pf.String("addr", addr, "API address of one or more servers, HOST:PORT[,HOST:PORT...] (env BERTH_ADDR)")
 	pf.Duration("timeout", 30*time.Second, "how long a command may take (watch runs until interrupted)")
+	pf.String("config", "", "client credentials file (env BERTH_CONFIG; default ~/.berth/config, written by berth login)")
+	pf.String("token", os.Getenv("BERTH_TOKEN"), "ACL token (env BERTH_TOKEN; default: the config's)")
 
 	root.AddCommand(
 		newApplyCmd(),
@@ -55,6 +57,11 @@ func addClientCommands(root *cobra.Command) {
 		newStartCmd(),
 		newRmCmd(),
 		newImageCmd(),
+		newLoginCmd(),
+		newTokenCmd(),
+		newACLCmd(),
+		newWhoAmICmd(),
+		newKeyringCmd(),
 	)
 }
 
@@ -110,7 +117,18 @@ func newClientWith(cmd *cobra.Command, timeout time.Duration) (*client.Client, f
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := client.New(addrs, client.WithTimeout(timeout), client.WithUnreachableTimeout(2*time.Second))
+	cfg, err := clientConfig(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !cmd.Flags().Changed("addr") && os.Getenv("BERTH_ADDR") == "" && len(cfg.Servers) > 0 {
+		addrs = cfg.Servers
+	}
+	opts, err := cfg.Options()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.New(addrs, append(opts, client.WithTimeout(timeout), client.WithUnreachableTimeout(2*time.Second))...)
 	if err != nil {
 		return nil, nil, err
 	}

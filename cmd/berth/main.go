@@ -42,7 +42,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAgentCmd(), newKeygenCmd(), newInventoryCmd())
+	root.AddCommand(newAgentCmd(), newKeygenCmd(), newInventoryCmd(), newTLSCmd())
 	addClientCommands(root)
 	root.AddCommand(newTopCmd())
 	return root

@@ -16,6 +16,7 @@ const module = "github.com/berth-dev/berth"
 var allowed = map[string][]string{
 	"api":                     {},
 	"proto/berthpb":           {},
+	"security":                {},
 	"fsm":                     {"api"},
 	"raft":                    {"fsm", "api"},
 	"gossip":                  {"api"},
@@ -27,10 +28,10 @@ var allowed = map[string][]string{
 	"controller":              {"api", "fsm", "scheduler"},
 	"netsvc":                  {"api"},
 	"client":                  {"api", "proto/berthpb"},
-	"agent":                   {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume", "netsvc"},
-	"cmd/berth":               {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume", "netsvc", "agent", "client"},
-	"jepsen":                  {"api", "proto/berthpb", "client", "internal/testcluster", "internal/testnet", "internal/stats"},
-	"jepsen/cmd/berth-jepsen": {"jepsen", "api", "proto/berthpb", "client", "internal/testnet", "internal/stats"},
+	"agent":                   {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume", "netsvc", "security"},
+	"cmd/berth":               {"api", "proto/berthpb", "fsm", "raft", "gossip", "scheduler", "controller", "driver", "driver/logfile", "driver/cni", "driver/volume", "netsvc", "agent", "client", "security"},
+	"jepsen":                  {"api", "proto/berthpb", "client", "internal/testcluster", "internal/testnet", "internal/stats", "internal/testcreds", "security"},
+	"jepsen/cmd/berth-jepsen": {"jepsen", "api", "proto/berthpb", "client", "internal/testnet", "internal/stats", "internal/testcreds", "security"},
 	"internal/stats":          {},
 }
 

@@ -2,8 +2,6 @@ package testcluster
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/client"
+	"github.com/berth-dev/berth/internal/testcreds"
 )
 
 var (
@@ -123,16 +122,6 @@ func reservePort(tb testing.TB, port int) bool {
 	return false
 }
 
-// GossipKey returns a random gossip key (base64), so that the agents of
-// one test never gossip with those of another test running beside it.
-func GossipKey() string {
-	var b [32]byte
-	if _, err := crand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return base64.StdEncoding.EncodeToString(b[:])
-}
-
 // Options configure a cluster.
 type Options struct {
 	Servers int
@@ -156,7 +145,6 @@ type Cluster struct {
 	// Workers are agents without --server, added by AddWorker.
 	Workers []*Node
 	bind    string
-	key     string // gossip key of this cluster
 	bin     string
 	base    string
 	// containerd and podCIDR are what agents run pods with.
@@ -166,6 +154,11 @@ type Cluster struct {
 	nodePorts    string
 	noServerPods bool
 	id           string // names the cluster's containerd namespaces
+	// Creds are the cluster's CA and admin credentials; workerToken joins
+	// workers (made once the cluster runs).
+	Creds       *testcreds.Creds
+	config      string // the admin's client config file, for the CLI
+	workerToken string
 }
 
 // nodeArgs are the flags of the node agent of one agent.
@@ -249,10 +242,12 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 	n.args = []string{
 		"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", n.IP,
 		"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort),
-		"--gossip-port", strconv.Itoa(n.GossipPort), "--gossip-key", c.key, "--log-level", "warn",
+		"--gossip-port", strconv.Itoa(n.GossipPort), "--log-level", "warn",
 	}
+	n.args = append(n.args, c.Creds.ServerArgs()...)
 	n.args = append(n.args, c.nodeArgs(n)...)
 	c.Nodes = append(c.Nodes, n)
+	c.register(n)
 	return n
 }
 
@@ -302,11 +297,12 @@ func (c *Cluster) AddWorkerIn(tb testing.TB, host Host, args ...string) *Node {
 	n.args = []string{
 		"agent", "--name", n.Name, "--data-dir", n.DataDir, "--bind", n.IP,
 		"--api-port", strconv.Itoa(n.APIPort), "--gossip-port", strconv.Itoa(n.GossipPort),
-		"--gossip-key", c.key, "--log-level", "warn", "--join", via.APIAddr(),
+		"--log-level", "warn", "--join", via.APIAddr(), "--token", c.joinToken(tb),
 	}
 	n.args = append(n.args, c.nodeArgs(n)...)
 	n.args = append(n.args, args...)
 	c.Workers = append(c.Workers, n)
+	c.register(n)
 	n.Start(tb)
 	return n
 }
@@ -396,8 +392,13 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	if opts.Bind == "" {
 		opts.Bind = "127.0.0.1"
 	}
-	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind, key: GossipKey(), containerd: opts.Containerd, noServerPods: opts.NoServerPods,
+	c := &Cluster{bin: Binary(tb), base: tb.TempDir(), bind: opts.Bind, containerd: opts.Containerd, noServerPods: opts.NoServerPods,
 		id: fmt.Sprintf("%06x", rand.IntN(1<<24))}
+	var err error
+	if c.Creds, err = testcreds.New(c.base); err != nil {
+		tb.Fatalf("testcluster: %v", err)
+	}
+	c.config = filepath.Join(c.base, "client-config")
 	if c.containerd != "" {
 		c.pickRanges(tb)
 	}
@@ -427,6 +428,13 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	for _, n := range c.Nodes {
 		n.Start(tb)
 	}
+	var addrs []string
+	for _, n := range c.Nodes {
+		addrs = append(addrs, n.APIAddr())
+	}
+	if err := c.Creds.Config(addrs).Save(c.config); err != nil {
+		tb.Fatalf("testcluster: %v", err)
+	}
 	c.WaitReady(tb)
 	return c
 }
@@ -437,7 +445,7 @@ func Start(tb testing.TB, opts Options) *Cluster {
 func (c *Cluster) WaitReady(tb testing.TB) {
 	tb.Helper()
 	leader := c.WaitLeader(tb)
-	cl, err := client.New([]string{leader.APIAddr()}, client.WithTimeout(time.Second), client.WithAttemptTimeout(time.Second))
+	cl, err := c.Creds.Client([]string{leader.APIAddr()}, client.WithTimeout(time.Second), client.WithAttemptTimeout(time.Second))
 	if err != nil {
 		tb.Fatalf("testcluster: %v", err)
 	}
@@ -582,7 +590,7 @@ func (n *Node) Client(tb testing.TB, opts ...client.Option) *client.Client {
 
 func newClient(tb testing.TB, addrs []string, opts ...client.Option) *client.Client {
 	tb.Helper()
-	cl, err := client.New(addrs, opts...)
+	cl, err := client.New(addrs, append(ClientOptions(tb, addrs[0]), opts...)...)
 	if err != nil {
 		tb.Fatalf("testcluster: %v", err)
 	}
@@ -611,7 +619,7 @@ func (c *Cluster) leader(tb testing.TB) *Node {
 		if !n.Running() {
 			continue
 		}
-		cl, err := client.New([]string{n.APIAddr()}, client.WithTimeout(time.Second), client.WithAttemptTimeout(time.Second))
+		cl, err := c.Creds.Client([]string{n.APIAddr()}, client.WithTimeout(time.Second), client.WithAttemptTimeout(time.Second))
 		if err != nil {
 			return nil
 		}
@@ -649,6 +657,9 @@ func CLI(tb testing.TB, addr, stdin string, args ...string) (stdout, stderr stri
 	tb.Helper()
 	cmd := exec.Command(Binary(tb), append([]string{"--addr", addr}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
+	if v, ok := configs.Load(addr); ok {
+		cmd.Env = append(os.Environ(), "BERTH_CONFIG="+v.(string))
+	}
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -672,6 +683,53 @@ func MustCLI(tb testing.TB, addr string, args ...string) string {
 		tb.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
 	}
 	return out
+}
+
+// configs maps each test agent's API address to its cluster's admin
+// client config file, for the CLI.
+var configs sync.Map
+
+// register makes the node's API address known to CLI and ClientOptions.
+func (c *Cluster) register(n *Node) {
+	configs.Store(n.APIAddr(), c.config)
+	clusters.Store(n.APIAddr(), c)
+}
+
+var clusters sync.Map
+
+// ConfigFor is the admin client config file of the test cluster that has
+// an agent at addr, for a CLI run by hand: berth --config FILE.
+func ConfigFor(addr string) string {
+	if v, ok := configs.Load(addr); ok {
+		return v.(string)
+	}
+	return ""
+}
+
+// ClientOptions are the admin credentials of the test cluster that has an
+// agent at addr (none for an address of no test cluster).
+func ClientOptions(tb testing.TB, addr string) []client.Option {
+	if v, ok := clusters.Load(addr); ok {
+		return v.(*Cluster).Creds.Options()
+	}
+	return nil
+}
+
+// joinToken is the cluster's worker join token, made on first use.
+func (c *Cluster) joinToken(tb testing.TB) string {
+	tb.Helper()
+	if c.workerToken != "" {
+		return c.workerToken
+	}
+	cl := c.Client(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t, err := cl.CreateJoinToken(ctx, "worker", 0, 0, "testcluster workers")
+	if err != nil {
+		tb.Fatalf("testcluster: worker join token: %v", err)
+	}
+	c.workerToken = t.Token
+	return t.Token
 }
 
 // Eventually retries f every 100 ms until it returns nil, and fails the

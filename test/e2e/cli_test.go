@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/testcluster"
+	"github.com/berth-dev/berth/internal/testcreds"
 )
 
 // berth runs the CLI against a server and returns its output and exit code.
@@ -88,8 +89,16 @@ func TestBadManifests(t *testing.T) {
 // A CLI pointed at no server says so in one line, soon.
 func TestCLIUnreachable(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t))
+	creds, err := testcreds.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(t.TempDir(), "config")
+	if err := creds.Config(nil).Save(config); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
-	_, stderr, code := berth(t, addr, "get", "configmaps")
+	_, stderr, code := berth(t, addr, "--config", config, "get", "configmaps")
 	if code == 0 || !strings.Contains(stderr, "cannot reach any server of "+addr+" (connection refused)") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}

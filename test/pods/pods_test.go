@@ -49,17 +49,17 @@ func TestRunServeLogsExec(t *testing.T) {
 
 	// exec with a real terminal, through the other agent.
 	other := otherAgent(c, node)
-	out, err := exec.Command("script", "-qec", fmt.Sprintf("%s --addr %s exec -it web -- sh -c 'echo hi; tty'", testcluster.Binary(t), other.APIAddr()), "/dev/null").CombinedOutput()
+	out, err := exec.Command("script", "-qec", fmt.Sprintf("%s --addr %s --config %s exec -it web -- sh -c 'echo hi; tty'", testcluster.Binary(t), other.APIAddr(), testcluster.ConfigFor(other.APIAddr())), "/dev/null").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "hi") || !strings.Contains(string(out), "/dev/pts/") {
 		t.Fatalf("exec -it through %s: %v\n%s", other.Name, err, out)
 	}
 	// The terminal's size reaches the process at its start, and Ctrl-C
 	// reaches the process (not the CLI).
-	out, err = exec.Command("script", "-qec", fmt.Sprintf("stty cols 123 rows 45; %s --addr %s exec -it web -- stty size", testcluster.Binary(t), other.APIAddr()), "/dev/null").CombinedOutput()
+	out, err = exec.Command("script", "-qec", fmt.Sprintf("stty cols 123 rows 45; %s --addr %s --config %s exec -it web -- stty size", testcluster.Binary(t), other.APIAddr(), testcluster.ConfigFor(other.APIAddr())), "/dev/null").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "45 123") {
 		t.Fatalf("exec -it stty size: %v\n%q", err, out)
 	}
-	ctrlC := exec.Command("script", "-qec", fmt.Sprintf(`%s --addr %s exec -it web -- sh -c 'trap "echo got-interrupt; exit 5" INT; echo ready; while true; do sleep 0.1; done'`, testcluster.Binary(t), other.APIAddr()), "/dev/null")
+	ctrlC := exec.Command("script", "-qec", fmt.Sprintf(`%s --addr %s --config %s exec -it web -- sh -c 'trap "echo got-interrupt; exit 5" INT; echo ready; while true; do sleep 0.1; done'`, testcluster.Binary(t), other.APIAddr(), testcluster.ConfigFor(other.APIAddr())), "/dev/null")
 	stdin, _ := ctrlC.StdinPipe()
 	var ctrlOut strings.Builder
 	ctrlC.Stdout, ctrlC.Stderr = &ctrlOut, &ctrlOut
@@ -95,7 +95,7 @@ func TestRunServeLogsExec(t *testing.T) {
 	via := otherAgent(c, tp.Spec.NodeName)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testcluster.Binary(t), "--addr", via.APIAddr(), "logs", "-f", "talker")
+	cmd := exec.CommandContext(ctx, testcluster.Binary(t), "--addr", via.APIAddr(), "--config", testcluster.ConfigFor(via.APIAddr()), "logs", "-f", "talker")
 	pipe, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

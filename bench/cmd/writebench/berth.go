@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,13 +11,22 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/client"
+	"github.com/berth-dev/berth/internal/testcreds"
 )
 
-func berthSystem(bin string) system {
+// berthSystem is a Berth cluster of bin. plain says bin is the benchmark
+// build without TLS, ACLs and Secret encryption (-tags benchplain): its
+// clients connect in clear. secrets makes the puts write Secrets (sealed
+// by the normal build) instead of ConfigMaps.
+func berthSystem(name, bin string, plain, secrets bool) system {
 	return system{
-		name:      "berth",
-		start:     func(ctx context.Context, dir string) (*cluster, error) { return startBerth(ctx, bin, dir) },
-		newPutter: berthPutter,
+		name: name,
+		start: func(ctx context.Context, dir string) (*cluster, error) {
+			return startBerth(ctx, bin, filepath.Join(dir, name))
+		},
+		newPutter: func(c *cluster, i int) (putFunc, func(), error) {
+			return berthPutter(c, i, plain, secrets)
+		},
 	}
 }
 
@@ -27,7 +37,14 @@ func startBerth(ctx context.Context, bin, dir string) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	creds, err := testcreds.New(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{creds: creds}
 	for i := range 3 {
 		c.addrs = append(c.addrs, "127.0.0.1:"+strconv.Itoa(ports[3*i]))
 	}
@@ -38,7 +55,9 @@ func startBerth(ctx context.Context, bin, dir string) (*cluster, error) {
 			"--bind", "127.0.0.1",
 			"--api-port", strconv.Itoa(ports[3*i]), "--raft-port", strconv.Itoa(ports[3*i+1]),
 			"--gossip-port", strconv.Itoa(ports[3*i+2]),
-			"--bootstrap-expect", "3", "--join", strings.Join(c.addrs, ","), "--log-level", "warn")
+			"--bootstrap-expect", "3", "--join", strings.Join(c.addrs, ","), "--log-level", "warn",
+			"--ca-cert", creds.CACert, "--ca-key", creds.CAKey, "--bootstrap-token", creds.Token,
+			"--keyring-file", filepath.Join(dir, "berth-"+name+".keyring"))
 		if err != nil {
 			c.stop()
 			return nil, err
@@ -57,7 +76,7 @@ func waitBerthLeader(ctx context.Context, c *cluster) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for _, addr := range c.addrs {
-		cl, err := client.New([]string{addr}, client.WithAttemptTimeout(time.Second))
+		cl, err := c.creds.Client([]string{addr}, client.WithAttemptTimeout(time.Second))
 		if err != nil {
 			return err
 		}
@@ -92,23 +111,33 @@ func poll(ctx context.Context, c *cluster, ok func() bool) error {
 // berthPutter returns client i: its own client whose first server is
 // server i mod 3 (the others are its fallbacks), so that the clients spread
 // over the servers round robin.
-func berthPutter(c *cluster, i int) (putFunc, func(), error) {
+func berthPutter(c *cluster, i int, plain, secrets bool) (putFunc, func(), error) {
 	n := len(c.addrs)
 	addrs := make([]string, n)
 	for j := range n {
 		addrs[j] = c.addrs[(i+j)%n]
 	}
-	cl, err := client.New(addrs)
+	newClient := c.creds.Client
+	if plain {
+		newClient = func(addrs []string, opts ...client.Option) (*client.Client, error) { return client.New(addrs, opts...) }
+	}
+	cl, err := newClient(addrs)
 	if err != nil {
 		return nil, nil, err
 	}
 	put := func(ctx context.Context, key, value string) error {
-		cm := &api.ConfigMap{
+		var obj api.Object = &api.ConfigMap{
 			Metadata: api.ObjectMeta{Name: key, Namespace: "default"},
 			Data:     map[string]string{"v": value},
 		}
-		api.Default(cm)
-		_, err := cl.Apply(ctx, cm)
+		if secrets {
+			obj = &api.Secret{
+				Metadata: api.ObjectMeta{Name: key, Namespace: "default"},
+				Data:     map[string][]byte{"v": []byte(value)},
+			}
+		}
+		api.Default(obj)
+		_, err := cl.Apply(ctx, obj)
 		return err
 	}
 	return put, func() { cl.Close() }, nil

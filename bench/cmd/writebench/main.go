@@ -28,6 +28,11 @@ type config struct {
 	warmup, duration  time.Duration
 	keys, valueSize   int
 	keepDir           bool
+	// plainBin, when set, is a berth built with -tags benchplain (no TLS,
+	// ACLs or Secret encryption): the run compares berthBin with it
+	// instead of with etcd.
+	plainBin string
+	secrets  bool
 }
 
 func main() {
@@ -41,6 +46,8 @@ func main() {
 	flag.IntVar(&cfg.keys, "keys", 1000, "keyspace size")
 	flag.IntVar(&cfg.valueSize, "value-size", 256, "value size in bytes")
 	flag.BoolVar(&cfg.keepDir, "keep", false, "keep the temp dir (data and logs)")
+	flag.StringVar(&cfg.plainBin, "plain", "", "berth built with -tags benchplain: compare security on (-berth) with off (this) instead of berth with etcd")
+	flag.BoolVar(&cfg.secrets, "secrets", false, "berth writes Secrets (encrypted at rest) instead of ConfigMaps")
 	flag.Parse()
 	var err error
 	if cfg.levels, err = parseLevels(levels); err != nil {
@@ -90,7 +97,10 @@ func run(ctx context.Context, cfg config) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	systems := []system{berthSystem(cfg.berthBin), etcdSystem(cfg.etcdBin)}
+	systems := []system{berthSystem("berth", cfg.berthBin, false, cfg.secrets), etcdSystem(cfg.etcdBin)}
+	if cfg.plainBin != "" {
+		systems[1] = berthSystem("berth-plain", cfg.plainBin, true, cfg.secrets)
+	}
 	results := map[string][]levelResult{}
 	for _, s := range systems {
 		rs, err := runSystem(ctx, cfg, s, dir)
@@ -98,6 +108,10 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		results[s.name] = rs
+	}
+	if cfg.plainBin != "" {
+		printSecurityTable(os.Stdout, cfg, results["berth"], results["berth-plain"])
+		return nil
 	}
 	printTable(os.Stdout, cfg, results["berth"], results["etcd"])
 	return nil

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/berth-dev/berth/internal/testcreds"
+
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +18,8 @@ import (
 // cluster is three server processes of one system and the addresses its
 // clients use.
 type cluster struct {
-	addrs []string // client addresses, one per server
+	creds *testcreds.Creds // Berth's CA and admin credentials
+	addrs []string         // client addresses, one per server
 	procs []*proc
 }
 
