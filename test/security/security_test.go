@@ -337,6 +337,24 @@ func TestJoinTokens(t *testing.T) {
 			t.Errorf("token ls:\n%s", ls)
 		}
 	})
+	t.Run("server token", func(t *testing.T) {
+		tok := newToken("server", time.Hour, 1)
+		s := c.AddServer(t, "--token", tok) // the token wins over the CA files
+		testcluster.Eventually(t, 30*time.Second, func() error {
+			peers := testcluster.MustCLI(t, c.Nodes[0].APIAddr(), "raft", "peers")
+			if !strings.Contains(peers, s.Name) {
+				return fmt.Errorf("raft peers:\n%s", peers)
+			}
+			return nil
+		})
+		// The new server has the CA's key: it signs its own certificate.
+		if _, err := os.Stat(filepath.Join(s.DataDir, "tls", "ca-key.pem")); err != nil {
+			t.Error(err)
+		}
+		if !strings.Contains(testcluster.MustCLI(t, s.APIAddr(), "get", "namespace", "default"), "default") {
+			t.Error("the new server does not answer")
+		}
+	})
 	t.Run("revoked", func(t *testing.T) {
 		tok := newToken("worker", time.Hour, 0)
 		p, _ := security.ParseJoinToken(tok)
@@ -411,6 +429,15 @@ spec:
 	out, errs, code = testcluster.CLI(t, addr, "", "--token", opTok, "get", "secret", "canary", "-o", "yaml")
 	if code != 0 || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte(canary))) || strings.Contains(out, canary) || !strings.Contains(out, "value") {
 		t.Errorf("an operator's get secret -o yaml (exit %d):\n%s%s", code, out, errs)
+	}
+	// A rotation re-wraps the Secret's data key; the value still opens.
+	out = testcluster.MustCLI(t, addr, "keyring", "rotate")
+	if !strings.Contains(out, "1 Secrets re-wrapped") {
+		t.Errorf("keyring rotate: %s", out)
+	}
+	y = testcluster.MustCLI(t, addr, "get", "secret", "canary", "-o", "yaml")
+	if !strings.Contains(y, base64.StdEncoding.EncodeToString([]byte(canary))) {
+		t.Errorf("after a rotation, get secret -o yaml lacks the value:\n%s", y)
 	}
 	snapshots := 0
 	for _, n := range c.All() {
