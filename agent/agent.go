@@ -129,8 +129,10 @@ type Agent struct {
 	// (servers).
 	creds *creds
 	keys  *keyring
-	// watches counts users' open watch streams.
+	// watches counts users' open watch streams; tokens caches checked
+	// ACL tokens.
 	watches watchCounts
+	tokens  tokenCache
 	// goodServer is the last server a worker's proxy reached.
 	goodServer atomic.Pointer[string]
 

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -161,18 +162,50 @@ func (a *Agent) lookupToken(raw string) (*api.ACLToken, error) {
 	if err != nil {
 		return nil, status.Errorf(codes.Unauthenticated, "ACL token %s is unknown or revoked", t.ID)
 	}
-	obj, err := api.DecodeStored("ACLToken", r.Object)
-	if err != nil {
+	if tok, ok := a.tokens.get(raw, r.Revision); ok && !api.Expired(tok.Spec.ExpirationTime, a.cfg.Now()) {
+		return tok, nil
+	}
+	tok := new(api.ACLToken)
+	if err := json.Unmarshal(r.Object, tok); err != nil {
 		return nil, status.Errorf(codes.Internal, "ACL token %s: %v", t.ID, err)
 	}
-	tok := obj.(*api.ACLToken)
 	if !security.SecretMatches(t.Secret, tok.Spec.SecretHash) {
 		return nil, status.Errorf(codes.Unauthenticated, "ACL token %s: wrong secret", t.ID)
 	}
 	if api.Expired(tok.Spec.ExpirationTime, a.cfg.Now()) {
 		return nil, status.Errorf(codes.Unauthenticated, "ACL token %s expired at %s", t.ID, tok.Spec.ExpirationTime)
 	}
+	a.tokens.put(raw, r.Revision, tok)
 	return tok, nil
+}
+
+// tokenCache keeps the ACL tokens checked lately, by the token as sent and
+// the revision of its object: a hit skips decoding and hashing, and any
+// change of the token (a revocation, an update) misses.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	rev uint64
+	tok *api.ACLToken
+}
+
+func (c *tokenCache) get(raw string, rev uint64) (*api.ACLToken, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[raw]
+	return e.tok, ok && e.rev == rev
+}
+
+func (c *tokenCache) put(raw string, rev uint64, tok *api.ACLToken) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= 1024 {
+		c.m = map[string]cachedToken{} // only valid tokens get here: few
+	}
+	c.m[raw] = cachedToken{rev: rev, tok: tok}
 }
 
 // gate decides whether a call may go on: on a server by the caller's

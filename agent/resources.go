@@ -41,9 +41,11 @@ func (s *resourceServer) write(ctx context.Context, method string, verb fsm.Verb
 		return nil, status.Error(codes.InvalidArgument, "no objects to write")
 	}
 	cmd := &fsm.Command{Type: fsm.CmdWrite, RequestID: req.RequestId, Time: s.a.now()}
+	plain := map[int]map[string][]byte{} // Secrets' values before sealing, by op
 	for i, raw := range req.Objects {
 		op, err := writeOp(verb, raw, func(obj api.Object) error {
 			if sec, ok := obj.(*api.Secret); ok {
+				plain[i] = sec.Data
 				return s.a.seal(ctx, sec)
 			}
 			return nil
@@ -59,7 +61,7 @@ func (s *resourceServer) write(ctx context.Context, method string, verb fsm.Verb
 			cmd.ServiceNet = &s.a.cfg.ServiceNet
 		}
 	}
-	return s.commit(ctx, cmd)
+	return s.commit(ctx, cmd, plain)
 }
 
 // writeOp checks one object, has prepare change it (a Secret is sealed),
@@ -88,14 +90,20 @@ func writeOp(verb fsm.Verb, raw []byte, prepare func(api.Object) error) (fsm.Op,
 	return op, err
 }
 
-func (s *resourceServer) commit(ctx context.Context, cmd *fsm.Command) (*pb.WriteResponse, error) {
+// commit applies a write; plain holds the values of the Secrets it wrote,
+// by op, for the answer.
+func (s *resourceServer) commit(ctx context.Context, cmd *fsm.Command, plain map[int]map[string][]byte) (*pb.WriteResponse, error) {
 	res, err := s.a.node.Apply(ctx, cmd)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	resp := &pb.WriteResponse{Revision: res.Index}
 	for i, r := range res.Results {
-		obj, err := s.a.present(ctx, cmd.Ops[i].Kind, r.Object)
+		var p map[string][]byte
+		if r.Action != fsm.ActionDeleted {
+			p = plain[i]
+		}
+		obj, err := s.a.present(ctx, cmd.Ops[i].Kind, r.Object, p)
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +134,7 @@ func (s *resourceServer) Delete(ctx context.Context, req *pb.DeleteRequest) (*pb
 		}
 		cmd.Ops = append(cmd.Ops, fsm.Op{Verb: fsm.VerbDelete, Kind: info.Kind, Namespace: ns, Name: ref.Name, ResourceVersion: ref.ResourceVersion})
 	}
-	return s.commit(ctx, cmd)
+	return s.commit(ctx, cmd, nil)
 }
 
 func kindOf(kind string) (api.KindInfo, error) {
@@ -168,7 +176,7 @@ func (s *resourceServer) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	obj, err := s.a.present(ctx, info.Kind, r.Object)
+	obj, err := s.a.present(ctx, info.Kind, r.Object, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +212,7 @@ func (s *resourceServer) List(ctx context.Context, req *pb.ListRequest) (*pb.Lis
 	}
 	resp := &pb.ListResponse{Revision: v.Revision()}
 	for _, r := range recs {
-		obj, err := s.a.present(ctx, info.Kind, r.Object)
+		obj, err := s.a.present(ctx, info.Kind, r.Object, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -266,7 +274,7 @@ func (s *resourceServer) Watch(req *pb.WatchRequest, stream pb.Resources_WatchSe
 			if kind == "" && !admin && api.IsBerthKind(ev.Kind) {
 				continue // tokens are for admins' eyes only
 			}
-			obj, err := s.a.present(ctx, ev.Kind, ev.Object)
+			obj, err := s.a.present(ctx, ev.Kind, ev.Object, nil)
 			if err != nil {
 				return err
 			}

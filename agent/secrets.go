@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,8 +22,10 @@ import (
 )
 
 // SealedAnnotation marks a stored Secret whose values are encrypted: it
-// holds "KEYID:WRAPPED-DATA-KEY" (base64); the values in data are each
-// nonce and ciphertext. Only servers holding the keyring can open them.
+// holds "KEYID:WRAPPED-DATA-KEY:DIGEST" (base64; the digest is keyed by the
+// key-encryption key, so an unchanged Secret is told without opening it);
+// the values in data are each nonce and ciphertext. Only servers holding
+// the keyring can open them.
 const SealedAnnotation = "berth.dev/sealed"
 
 // RedactedAnnotation marks a Secret shown without its values.
@@ -215,13 +217,16 @@ func (a *Agent) seal(ctx context.Context, s *api.Secret) error {
 	if err != nil {
 		return err
 	}
+	id, digest, err := kr.Digest(secretContext(s), s.Data)
+	if err != nil {
+		return err
+	}
 	if r, err := a.fsm.View().Get("Secret", s.Metadata.Namespace, s.Metadata.Name); err == nil {
-		if old, err := api.DecodeStored("Secret", r.Object); err == nil {
-			prev := old.(*api.Secret)
-			if plain, err := a.openSecret(ctx, prev); err == nil && maps.EqualFunc(plain, s.Data, bytes.Equal) &&
-				strings.HasPrefix(prev.Metadata.Annotations[SealedAnnotation], kr.CurrentID()+":") {
+		if old := r.Meta.Annotations[SealedAnnotation]; strings.HasPrefix(old, id+":") && strings.HasSuffix(old, ":"+digest) {
+			var prev api.Secret
+			if err := json.Unmarshal(r.Object, &prev); err == nil {
 				s.Data = prev.Data
-				setAnnotation(&s.Metadata, SealedAnnotation, prev.Metadata.Annotations[SealedAnnotation])
+				setAnnotation(&s.Metadata, SealedAnnotation, old)
 				return nil
 			}
 		}
@@ -230,9 +235,20 @@ func (a *Agent) seal(ctx context.Context, s *api.Secret) error {
 	if err != nil {
 		return err
 	}
+	if sealed.KeyID != id { // the keyring rotated meanwhile
+		if _, digest, err = kr.Digest(secretContext(s), s.Data); err != nil {
+			return err
+		}
+	}
+	setAnnotation(&s.Metadata, SealedAnnotation, sealing(sealed, digest))
 	s.Data = sealed.Values
-	setAnnotation(&s.Metadata, SealedAnnotation, sealed.KeyID+":"+base64.StdEncoding.EncodeToString(sealed.WrappedKey))
 	return nil
+}
+
+// sealing is the SealedAnnotation of a sealed Secret whose values have
+// the keyed digest given.
+func sealing(s *security.Sealed, digest string) string {
+	return s.KeyID + ":" + base64.StdEncoding.EncodeToString(s.WrappedKey) + ":" + digest
 }
 
 func setAnnotation(m *api.ObjectMeta, k, v string) {
@@ -248,7 +264,8 @@ func sealedOf(s *api.Secret) (*security.Sealed, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	id, wrapped, ok := strings.Cut(v, ":")
+	id, rest, ok := strings.Cut(v, ":")
+	wrapped, _, _ := strings.Cut(rest, ":")
 	key, err := base64.StdEncoding.DecodeString(wrapped)
 	if !ok || err != nil {
 		return nil, true, fmt.Errorf("secret %s/%s: malformed %s annotation", s.Metadata.Namespace, s.Metadata.Name, SealedAnnotation)
@@ -271,18 +288,36 @@ func (a *Agent) openSecret(ctx context.Context, s *api.Secret) (map[string][]byt
 
 // present turns a stored object into what the caller may see: a Secret's
 // values in clear for admins and agents, without values for the others.
-func (a *Agent) present(ctx context.Context, kind string, raw []byte) ([]byte, error) {
+//
+// plain, when not nil, is the Secret's values as the caller wrote them (a
+// write's result): nothing needs opening.
+func (a *Agent) present(ctx context.Context, kind string, raw []byte, plain map[string][]byte) ([]byte, error) {
 	if kind != "Secret" || !bytes.Contains(raw, []byte(SealedAnnotation)) {
 		return raw, nil
 	}
-	obj, err := api.DecodeStored("Secret", raw)
-	if err != nil {
+	admin := callerOf(ctx) != nil && callerOf(ctx).admin()
+	s := new(api.Secret)
+	if admin && plain != nil {
+		// All but the values, which the writer gave: no need to decode them.
+		var rest struct {
+			Metadata  api.ObjectMeta `json:"metadata"`
+			Type      string         `json:"type"`
+			Immutable *bool          `json:"immutable"`
+		}
+		if err := json.Unmarshal(raw, &rest); err != nil {
+			return nil, toStatus(err)
+		}
+		s.TypeMeta = api.TypeMeta{APIVersion: "v1", Kind: "Secret"}
+		s.Metadata, s.Type, s.Immutable, s.Data = rest.Metadata, rest.Type, rest.Immutable, plain
+	} else if err := json.Unmarshal(raw, s); err != nil {
 		return nil, toStatus(err)
 	}
-	s := obj.(*api.Secret)
-	if c := callerOf(ctx); c != nil && c.admin() {
-		if s.Data, err = a.openSecret(ctx, s); err != nil {
-			return nil, toStatus(err)
+	if admin {
+		var err error
+		if plain == nil {
+			if s.Data, err = a.openSecret(ctx, s); err != nil {
+				return nil, toStatus(err)
+			}
 		}
 	} else {
 		for k := range s.Data {
@@ -303,19 +338,26 @@ func (a *Agent) rewrapSecrets(ctx context.Context, kr *security.Keyring) (int, e
 	}
 	cmd := &fsm.Command{Type: fsm.CmdWrite, Time: a.now()}
 	for _, r := range recs {
-		obj, err := api.DecodeStored("Secret", r.Object)
-		if err != nil {
+		s := new(api.Secret)
+		if err := json.Unmarshal(r.Object, s); err != nil {
 			return 0, err
 		}
-		s := obj.(*api.Secret)
 		sealed, ok, err := sealedOf(s)
 		if err != nil || !ok || sealed.KeyID == kr.CurrentID() {
 			continue
 		}
+		values, err := kr.Open(secretContext(s), sealed)
+		if err != nil {
+			return 0, fmt.Errorf("secret %s/%s: %w", s.Metadata.Namespace, s.Metadata.Name, err)
+		}
 		if sealed, err = kr.Rewrap(secretContext(s), sealed); err != nil {
 			return 0, fmt.Errorf("secret %s/%s: %w", s.Metadata.Namespace, s.Metadata.Name, err)
 		}
-		setAnnotation(&s.Metadata, SealedAnnotation, sealed.KeyID+":"+base64.StdEncoding.EncodeToString(sealed.WrappedKey))
+		_, digest, err := kr.Digest(secretContext(s), values)
+		if err != nil {
+			return 0, err
+		}
+		setAnnotation(&s.Metadata, SealedAnnotation, sealing(sealed, digest))
 		s.Metadata.ResourceVersion = ""
 		op, err := fsm.ObjectOp(fsm.VerbUpdate, s)
 		if err != nil {

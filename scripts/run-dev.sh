@@ -67,6 +67,7 @@ vip=$("$bin" get service web -o json | grep -o '"clusterIP": *"[0-9.]*"' | grep 
 # The Service's endpoints follow readiness; wait until the ingress answers.
 for _ in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1/ 2>/dev/null && break; sleep 0.2; done
 echo "Berth is running: one dev server (also a worker node), API on 127.0.0.1:7400 (log: $state/agent.log)."
+echo "The CLI's admin credentials (CA, client certificate, token) are in ${BERTH_CONFIG:-$HOME/.berth/config}; mutual TLS on every port."
 echo "The demo app, load-balanced over its replicas (each page names its pod):"
 echo "  curl http://127.0.0.1/          # through the ingress, on every node's port 80 (443 for HTTPS)"
 echo "  curl http://$vip/       # through the Service's virtual IP"

@@ -3,16 +3,22 @@ package security
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -40,6 +46,8 @@ type Keyring struct {
 	mu      sync.RWMutex
 	current string
 	keys    map[string][]byte
+	// digestKeys are the digest keys derived from the KEKs, by ID.
+	digestKeys sync.Map
 }
 
 // keyringFile is a Keyring's JSON form. encoding/json writes []byte as
@@ -362,6 +370,39 @@ func IsLocked(b []byte) bool {
 		Box []byte `json:"box"`
 	}
 	return json.Unmarshal(b, &f) == nil && f.KDF != "" && len(f.Box) > 0
+}
+
+// Digest is a keyed digest of a Secret's values under the current KEK
+// (HMAC-SHA256 with a key derived from it, over context and the values in
+// key order), so that a writer can tell an unchanged Secret from its
+// stored digest without opening it. It returns the KEK's ID with it.
+func (k *Keyring) Digest(context string, values map[string][]byte) (keyID, digest string, err error) {
+	id, kek, err := k.currentKey()
+	if err != nil {
+		return "", "", err
+	}
+	var macKey []byte
+	if v, ok := k.digestKeys.Load(id); ok {
+		macKey = v.([]byte)
+	} else {
+		if macKey, err = hkdf.Key(sha256.New, kek, nil, "berth secret digest v1", 32); err != nil {
+			return "", "", err
+		}
+		k.digestKeys.Store(id, macKey)
+	}
+	m := hmac.New(sha256.New, macKey)
+	writeField := func(b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		m.Write(n[:])
+		m.Write(b)
+	}
+	writeField([]byte(context))
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		writeField([]byte(name))
+		writeField(values[name])
+	}
+	return id, base64.RawStdEncoding.EncodeToString(m.Sum(nil)[:16]), nil
 }
 
 // currentKey returns the current KEK and its ID.

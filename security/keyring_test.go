@@ -317,3 +317,36 @@ func TestKeyringConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestDigest(t *testing.T) {
+	k, err := NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := map[string][]byte{"a": []byte("1"), "b": []byte("2")}
+	id, d1, err := k.Digest("Secret/ns/x", v)
+	if err != nil || id != k.CurrentID() {
+		t.Fatalf("digest: %v %q", err, id)
+	}
+	if _, d2, _ := k.Digest("Secret/ns/x", map[string][]byte{"b": []byte("2"), "a": []byte("1")}); d2 != d1 {
+		t.Error("the digest depends on map order")
+	}
+	for name, other := range map[string]map[string][]byte{
+		"value":    {"a": []byte("1"), "b": []byte("3")},
+		"key":      {"a": []byte("1"), "c": []byte("2")},
+		"boundary": {"a": []byte("12"), "b": []byte("")},
+	} {
+		if _, d, _ := k.Digest("Secret/ns/x", other); d == d1 {
+			t.Errorf("%s: another Secret has the same digest", name)
+		}
+	}
+	if _, d, _ := k.Digest("Secret/ns/y", v); d == d1 {
+		t.Error("another context has the same digest")
+	}
+	if _, err := k.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, d, _ := k.Digest("Secret/ns/x", v); d == d1 {
+		t.Error("another key has the same digest")
+	}
+}

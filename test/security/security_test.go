@@ -339,6 +339,7 @@ func TestJoinTokens(t *testing.T) {
 	})
 	t.Run("server token", func(t *testing.T) {
 		tok := newToken("server", time.Hour, 1)
+		p, _ := security.ParseJoinToken(tok)
 		s := c.AddServer(t, "--token", tok) // the token wins over the CA files
 		testcluster.Eventually(t, 30*time.Second, func() error {
 			peers := testcluster.MustCLI(t, c.Nodes[0].APIAddr(), "raft", "peers")
@@ -353,6 +354,11 @@ func TestJoinTokens(t *testing.T) {
 		}
 		if !strings.Contains(testcluster.MustCLI(t, s.APIAddr(), "get", "namespace", "default"), "default") {
 			t.Error("the new server does not answer")
+		}
+		for _, line := range strings.Split(testcluster.MustCLI(t, c.Nodes[0].APIAddr(), "token", "ls"), "\n") {
+			if strings.HasPrefix(line, p.ID+" ") && !strings.Contains(line, "1/1") {
+				t.Errorf("the server token was not used: %s", line)
+			}
 		}
 	})
 	t.Run("revoked", func(t *testing.T) {

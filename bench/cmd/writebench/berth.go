@@ -22,17 +22,17 @@ func berthSystem(name, bin string, plain, secrets bool) system {
 	return system{
 		name: name,
 		start: func(ctx context.Context, dir string) (*cluster, error) {
-			return startBerth(ctx, bin, filepath.Join(dir, name))
+			return startBerth(ctx, bin, filepath.Join(dir, name), plain)
 		},
 		newPutter: func(c *cluster, i int) (putFunc, func(), error) {
-			return berthPutter(c, i, plain, secrets)
+			return berthPutter(c, i, secrets)
 		},
 	}
 }
 
 // startBerth starts three servers that bootstrap together, as
 // internal/testcluster does, and waits until every one knows a leader.
-func startBerth(ctx context.Context, bin, dir string) (*cluster, error) {
+func startBerth(ctx context.Context, bin, dir string, plain bool) (*cluster, error) {
 	ports, err := freePorts(9)
 	if err != nil {
 		return nil, err
@@ -44,20 +44,22 @@ func startBerth(ctx context.Context, bin, dir string) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{creds: creds}
+	c := &cluster{creds: creds, plain: plain}
 	for i := range 3 {
 		c.addrs = append(c.addrs, "127.0.0.1:"+strconv.Itoa(ports[3*i]))
 	}
 	for i := range 3 {
 		name := fmt.Sprintf("s%d", i+1)
-		p, err := startProc("berth "+name, filepath.Join(dir, "berth-"+name+".log"), bin,
-			"agent", "--server", "--name", name, "--data-dir", filepath.Join(dir, "berth-"+name),
+		args := []string{"agent", "--server", "--name", name, "--data-dir", filepath.Join(dir, "berth-"+name),
 			"--bind", "127.0.0.1",
 			"--api-port", strconv.Itoa(ports[3*i]), "--raft-port", strconv.Itoa(ports[3*i+1]),
 			"--gossip-port", strconv.Itoa(ports[3*i+2]),
 			"--bootstrap-expect", "3", "--join", strings.Join(c.addrs, ","), "--log-level", "warn",
 			"--ca-cert", creds.CACert, "--ca-key", creds.CAKey, "--bootstrap-token", creds.Token,
-			"--keyring-file", filepath.Join(dir, "berth-"+name+".keyring"))
+			"--keyring-file", filepath.Join(dir, "berth-"+name+".keyring")}
+		// Extra flags for a look inside, e.g. "--cpu-profile {dir}/{name}.prof".
+		args = append(args, strings.Fields(strings.NewReplacer("{name}", name, "{dir}", dir).Replace(os.Getenv("WRITEBENCH_BERTH_ARGS")))...)
+		p, err := startProc("berth "+name, filepath.Join(dir, "berth-"+name+".log"), bin, args...)
 		if err != nil {
 			c.stop()
 			return nil, err
@@ -76,7 +78,7 @@ func waitBerthLeader(ctx context.Context, c *cluster) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for _, addr := range c.addrs {
-		cl, err := c.creds.Client([]string{addr}, client.WithAttemptTimeout(time.Second))
+		cl, err := c.berthClient([]string{addr}, client.WithAttemptTimeout(time.Second))
 		if err != nil {
 			return err
 		}
@@ -111,17 +113,13 @@ func poll(ctx context.Context, c *cluster, ok func() bool) error {
 // berthPutter returns client i: its own client whose first server is
 // server i mod 3 (the others are its fallbacks), so that the clients spread
 // over the servers round robin.
-func berthPutter(c *cluster, i int, plain, secrets bool) (putFunc, func(), error) {
+func berthPutter(c *cluster, i int, secrets bool) (putFunc, func(), error) {
 	n := len(c.addrs)
 	addrs := make([]string, n)
 	for j := range n {
 		addrs[j] = c.addrs[(i+j)%n]
 	}
-	newClient := c.creds.Client
-	if plain {
-		newClient = func(addrs []string, opts ...client.Option) (*client.Client, error) { return client.New(addrs, opts...) }
-	}
-	cl, err := newClient(addrs)
+	cl, err := c.berthClient(addrs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,4 +139,13 @@ func berthPutter(c *cluster, i int, plain, secrets bool) (putFunc, func(), error
 		return err
 	}
 	return put, func() { cl.Close() }, nil
+}
+
+// berthClient is a client of the cluster: with the admin's credentials, or
+// in clear for the build with security off.
+func (c *cluster) berthClient(addrs []string, opts ...client.Option) (*client.Client, error) {
+	if c.plain {
+		return client.New(addrs, opts...)
+	}
+	return c.creds.Client(addrs, opts...)
 }

@@ -19,6 +19,7 @@ import (
 // clients use.
 type cluster struct {
 	creds *testcreds.Creds // Berth's CA and admin credentials
+	plain bool             // Berth built with security off: clients in clear
 	addrs []string         // client addresses, one per server
 	procs []*proc
 }
