@@ -171,7 +171,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	apiAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.APIPort))
 	raftAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.RaftPort))
-	creds, _, err := loadCreds(ctx, &cfg)
+	creds, err := loadCreds(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (c *creds) fingerprint() string { return security.Fingerprint(c.ca) }
 // loadCreds finds or makes the agent's identity: the one kept in the data
 // dir; else, with a join token, one the cluster signs; else, for a server
 // that starts a cluster, a new CA (or the one --ca-cert names).
-func loadCreds(ctx context.Context, cfg *Config) (c *creds, created bool, err error) {
+func loadCreds(ctx context.Context, cfg *Config) (c *creds, err error) {
 	c = &creds{dir: filepath.Join(cfg.DataDir, "tls"), life: cfg.CertLifetime, role: security.RoleWorker}
 	if cfg.Server {
 		c.role = security.RoleServer
@@ -60,14 +60,13 @@ func loadCreds(ctx context.Context, cfg *Config) (c *creds, created bool, err er
 		c.life = DefaultCertLifetime
 	}
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return nil, false, fmt.Errorf("agent: %w", err)
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	switch _, err := os.Stat(c.path(nodeCertFile)); {
 	case err == nil:
-		err = c.load(cfg)
-		return c, false, err
+		return c, c.load(cfg)
 	case !errors.Is(err, os.ErrNotExist):
-		return nil, false, fmt.Errorf("agent: %w", err)
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	switch {
 	case cfg.Token != "":
@@ -81,7 +80,6 @@ func loadCreds(ctx context.Context, cfg *Config) (c *creds, created bool, err er
 		var ca *security.CA
 		if ca, err = security.NewCA(time.Now(), DefaultCALifetime); err == nil {
 			err = c.init(cfg, ca)
-			created = true
 		}
 	case cfg.Server:
 		err = errors.New("agent: a server that joins a cluster needs a join token (--token; berth token create --role server), or the cluster's CA (--ca-cert, --ca-key) to bootstrap with --bootstrap-expect")
@@ -89,9 +87,9 @@ func loadCreds(ctx context.Context, cfg *Config) (c *creds, created bool, err er
 		err = errors.New("agent: a worker joins with a token: --token (berth token create --role worker)")
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return c, created, nil
+	return c, nil
 }
 
 func (c *creds) path(name string) string { return filepath.Join(c.dir, name) }
