@@ -91,10 +91,7 @@ func (k *keyring) save(kr *security.Keyring) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(k.path), 0o700); err != nil {
-		return err
-	}
-	return writeFileAtomic(k.path, b)
+	return security.WriteFile(k.path, b)
 }
 
 // get returns the keyring, fetching it from the other servers when this

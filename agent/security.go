@@ -115,7 +115,7 @@ func (c *creds) write(files map[string][]byte) error {
 		if !ok {
 			continue
 		}
-		if err := writeFileAtomic(c.path(name), b); err != nil {
+		if err := security.WriteFile(c.path(name), b); err != nil {
 			return fmt.Errorf("agent: %w", err)
 		}
 	}
@@ -319,28 +319,6 @@ func (a *Agent) renew(ctx context.Context) error {
 		return c.store(resp.CertPem, security.KeyPEM(key))
 	}
 	return lastErr
-}
-
-// writeFileAtomic writes a file of mode 0600 by a rename, so a crash
-// leaves the old or the new content.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // CA is the cluster's certificate authority, with its key (servers only;

@@ -491,6 +491,11 @@ func gcmOpen(key, box, ad []byte) ([]byte, error) {
 // in the same directory, fsynced and then renamed (or, when overwrite is
 // false, hard-linked so that an existing file is never replaced). The
 // parent directory is created with mode 0700 if missing.
+// WriteFile writes a secret file atomically: mode 0600, its folder made
+// with 0700, a temporary file synced and renamed over path, the folder
+// synced; a crash leaves the old content or the new.
+func WriteFile(path string, b []byte) error { return writeFileAtomic(path, b, true) }
+
 func writeFileAtomic(path string, b []byte, overwrite bool) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -125,9 +125,24 @@ func newTokenCmd() *cobra.Command {
 	create.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid (0: no expiry)")
 	create.Flags().IntVar(&uses, "uses", 0, "how many joins it allows (0: no limit)")
 	create.Flags().StringVar(&description, "description", "", "a note shown by token ls")
-	ls := &cobra.Command{
+	ls := newTokenListCmd("JoinToken", "join tokens", "ID\tROLE\tUSED\tEXPIRES\tDESCRIPTION", func(o api.Object) string {
+		t := o.(*api.JoinToken)
+		used := fmt.Sprintf("%d", t.Spec.Used)
+		if t.Spec.Uses > 0 {
+			used += fmt.Sprintf("/%d", t.Spec.Uses)
+		}
+		return strings.Join([]string{t.Metadata.Name, t.Spec.Role, used, or(t.Spec.ExpirationTime, "never"), t.Spec.Description}, "\t")
+	})
+	cmd.AddCommand(create, ls, newRevokeCmd("JoinToken", "join token"))
+	return cmd
+}
+
+// newTokenListCmd lists the tokens of kind, a row each (never their
+// secrets: only their hashes are stored).
+func newTokenListCmd(kind, what, header string, row func(api.Object) string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "ls",
-		Short: "List join tokens (never their secrets)",
+		Short: "List " + what + " (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, c, done, err := connect(cmd)
@@ -135,25 +150,18 @@ func newTokenCmd() *cobra.Command {
 				return err
 			}
 			defer done()
-			objs, _, err := c.List(ctx, "JoinToken", "")
+			objs, _, err := c.List(ctx, kind, "")
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
-			fmt.Fprintln(tw, "ID\tROLE\tUSED\tEXPIRES\tDESCRIPTION")
+			fmt.Fprintln(tw, header)
 			for _, o := range objs {
-				t := o.(*api.JoinToken)
-				used := fmt.Sprintf("%d", t.Spec.Used)
-				if t.Spec.Uses > 0 {
-					used += fmt.Sprintf("/%d", t.Spec.Uses)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Metadata.Name, t.Spec.Role, used, or(t.Spec.ExpirationTime, "never"), t.Spec.Description)
+				fmt.Fprintln(tw, row(o))
 			}
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(create, ls, newRevokeCmd("JoinToken", "join token"))
-	return cmd
 }
 
 // newRevokeCmd deletes tokens of kind by ID.
@@ -220,30 +228,11 @@ func newACLCmd() *cobra.Command {
 	create.Flags().StringSliceVarP(&namespaces, "namespace", "n", nil, "limit the token to these namespaces (repeatable)")
 	create.Flags().DurationVar(&ttl, "ttl", 0, "how long the token is valid (0: no expiry)")
 	create.Flags().StringVar(&description, "description", "", "a note shown by acl ls")
-	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List ACL tokens (never their secrets)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done, err := connect(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			objs, _, err := c.List(ctx, "ACLToken", "")
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
-			fmt.Fprintln(tw, "ID\tROLE\tNAMESPACES\tEXPIRES\tDESCRIPTION")
-			for _, o := range objs {
-				t := o.(*api.ACLToken)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Metadata.Name, t.Spec.Role, or(strings.Join(t.Spec.Namespaces, ","), "*"),
-					or(t.Spec.ExpirationTime, "never"), t.Spec.Description)
-			}
-			return tw.Flush()
-		},
-	}
+	ls := newTokenListCmd("ACLToken", "ACL tokens", "ID\tROLE\tNAMESPACES\tEXPIRES\tDESCRIPTION", func(o api.Object) string {
+		t := o.(*api.ACLToken)
+		return strings.Join([]string{t.Metadata.Name, t.Spec.Role, or(strings.Join(t.Spec.Namespaces, ","), "*"),
+			or(t.Spec.ExpirationTime, "never"), t.Spec.Description}, "\t")
+	})
 	cmd.AddCommand(create, ls, newRevokeCmd("ACLToken", "ACL token"))
 	return cmd
 }
