@@ -133,6 +133,8 @@ type Agent struct {
 	// ACL tokens.
 	watches watchCounts
 	tokens  tokenCache
+	// lists keeps the rest of paged lists.
+	lists listCursors
 	// goodServer is the last server a worker's proxy reached.
 	goodServer atomic.Pointer[string]
 

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/controller"
@@ -194,31 +197,117 @@ func namespaceFor(info api.KindInfo, ns string) string {
 }
 
 func (s *resourceServer) List(ctx context.Context, req *pb.ListRequest) (*pb.ListResponse, error) {
-	info, err := kindOf(req.Kind)
-	if err != nil {
-		return nil, err
+	c := callerOf(ctx)
+	limit := int(req.Limit)
+	if limit < 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "list: limit %d is negative", req.Limit)
 	}
-	sel, err := api.ParseSelector(req.LabelSelector)
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+	if c == nil || !c.agent() || limit > 0 {
+		// Users get pages; agents, which list to watch on, the whole list.
+		if limit == 0 || limit > MaxListPage {
+			limit = MaxListPage
+		}
 	}
-	v, err := s.readView(ctx, req.Stale)
-	if err != nil {
-		return nil, err
+	var recs []*fsm.Record
+	var rev uint64
+	if req.Continue != "" {
+		var err error
+		if recs, rev, err = s.a.lists.take(req.Continue, listKey(c, req)); err != nil {
+			return nil, err
+		}
+	} else {
+		info, err := kindOf(req.Kind)
+		if err != nil {
+			return nil, err
+		}
+		sel, err := api.ParseSelector(req.LabelSelector)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		v, err := s.readView(ctx, req.Stale)
+		if err != nil {
+			return nil, err
+		}
+		if recs, err = v.List(info.Kind, req.Namespace, sel); err != nil {
+			return nil, toStatus(err)
+		}
+		rev = v.Revision()
 	}
-	recs, err := v.List(info.Kind, req.Namespace, sel)
-	if err != nil {
-		return nil, toStatus(err)
+	resp := &pb.ListResponse{Revision: rev}
+	if limit > 0 && len(recs) > limit {
+		resp.Continue = s.a.lists.put(recs[limit:], rev, listKey(c, req))
+		recs = recs[:limit]
 	}
-	resp := &pb.ListResponse{Revision: v.Revision()}
 	for _, r := range recs {
-		obj, err := s.a.present(ctx, info.Kind, r.Object, nil)
+		obj, err := s.a.present(ctx, r.Kind, r.Object, nil)
 		if err != nil {
 			return nil, err
 		}
 		resp.Objects = append(resp.Objects, obj)
 	}
 	return resp, nil
+}
+
+// MaxListPage is the most objects one List answer holds for a user.
+const MaxListPage = 500
+
+// listKey ties a continued list to its caller and its question.
+func listKey(c *caller, req *pb.ListRequest) string {
+	who := ""
+	if c != nil {
+		who = c.key()
+	}
+	return strings.Join([]string{who, req.Kind, req.Namespace, req.LabelSelector}, "\x00")
+}
+
+// listCursors keep the rest of the lists being read page by page: the
+// records of the snapshot the first page was read from, so every page
+// comes from the same revision. A cursor lives a minute; a server keeps
+// 256 at most.
+type listCursors struct {
+	mu sync.Mutex
+	m  map[string]*listCursor
+}
+
+type listCursor struct {
+	recs    []*fsm.Record
+	rev     uint64
+	key     string
+	expires time.Time
+}
+
+func (l *listCursors) put(recs []*fsm.Record, rev uint64, key string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.m == nil {
+		l.m = map[string]*listCursor{}
+	}
+	for t, c := range l.m {
+		if now.After(c.expires) {
+			delete(l.m, t)
+		}
+	}
+	if len(l.m) >= 256 {
+		for t := range l.m { // drop one: its reader lists again
+			delete(l.m, t)
+			break
+		}
+	}
+	token := controller.NewUID()
+	l.m[token] = &listCursor{recs: recs, rev: rev, key: key, expires: now.Add(time.Minute)}
+	return token
+}
+
+func (l *listCursors) take(token, key string) ([]*fsm.Record, uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.m[token]
+	if !ok || c.key != key || time.Now().After(c.expires) {
+		return nil, 0, status.Error(codes.OutOfRange, "list: the continue token is unknown or expired (or from another server); list again")
+	}
+	delete(l.m, token)
+	return c.recs, c.rev, nil
 }
 
 func (s *resourceServer) Watch(req *pb.WatchRequest, stream pb.Resources_WatchServer) error {

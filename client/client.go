@@ -380,25 +380,52 @@ func (c *Client) Get(ctx context.Context, kind, ns, name string, opts ...ReadOpt
 
 // List reads the objects of a kind in a namespace ("" for all), sorted by
 // namespace and name, and the revision they were read at.
+//
+// Servers answer a long list in pages, each read from the same snapshot;
+// List reads them all. A page whose server was lost meanwhile makes it
+// list again from the start (once).
 func (c *Client) List(ctx context.Context, kind, ns string, opts ...ReadOption) ([]api.Object, uint64, error) {
 	o := readOpts(opts)
-	var resp *pb.ListResponse
-	err := c.do(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
-		resp, err = pb.NewResourcesClient(conn).List(ctx, &pb.ListRequest{Kind: kind, Namespace: ns, LabelSelector: o.selector, Stale: o.stale})
-		return err
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]api.Object, 0, len(resp.Objects))
-	for _, raw := range resp.Objects {
-		obj, err := Decode(raw)
-		if err != nil {
-			return nil, 0, err
+	for attempt := 0; ; attempt++ {
+		var out []api.Object
+		var rev uint64
+		req := &pb.ListRequest{Kind: kind, Namespace: ns, LabelSelector: o.selector, Stale: o.stale}
+		var conn *grpc.ClientConn // later pages go where the first was read
+		for {
+			var resp *pb.ListResponse
+			var err error
+			if conn == nil {
+				err = c.do(ctx, func(ctx context.Context, cc *grpc.ClientConn) (err error) {
+					resp, err = pb.NewResourcesClient(cc).List(ctx, req)
+					conn = cc
+					return err
+				})
+			} else {
+				resp, err = pb.NewResourcesClient(conn).List(ctx, req)
+				err = wrap(err)
+			}
+			if req.Continue != "" && hasCode(err, codes.OutOfRange) && attempt == 0 {
+				break // the server lost the rest: list again
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+			if req.Continue == "" {
+				rev = resp.Revision
+			}
+			for _, raw := range resp.Objects {
+				obj, err := Decode(raw)
+				if err != nil {
+					return nil, 0, err
+				}
+				out = append(out, obj)
+			}
+			if resp.Continue == "" {
+				return out, rev, nil
+			}
+			req.Continue = resp.Continue
 		}
-		out = append(out, obj)
 	}
-	return out, resp.Revision, nil
 }
 
 // Decode turns an object's JSON, as the server sends it, into its api type.

@@ -1573,6 +1573,12 @@ type ListRequest struct {
 	Namespace     string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	LabelSelector string `protobuf:"bytes,3,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	Stale         bool   `protobuf:"varint,4,opt,name=stale,proto3" json:"stale,omitempty"`
+	// At most this many objects per answer (0: the server's page size, 500);
+	// the rest comes with continue.
+	Limit int64 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The continue of the previous page: the next page of the same list, read
+	// at the same revision, from the same server.
+	Continue      string `protobuf:"bytes,6,opt,name=continue,proto3" json:"continue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1635,11 +1641,27 @@ func (x *ListRequest) GetStale() bool {
 	return false
 }
 
+func (x *ListRequest) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListRequest) GetContinue() string {
+	if x != nil {
+		return x.Continue
+	}
+	return ""
+}
+
 type ListResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Objects [][]byte               `protobuf:"bytes,1,rep,name=objects,proto3" json:"objects,omitempty"`
 	// The revision the list was read at; watch from it to follow on.
-	Revision      uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Set when more objects follow: ask again with it.
+	Continue      string `protobuf:"bytes,3,opt,name=continue,proto3" json:"continue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1686,6 +1708,13 @@ func (x *ListResponse) GetRevision() uint64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *ListResponse) GetContinue() string {
+	if x != nil {
+		return x.Continue
+	}
+	return ""
 }
 
 type WatchRequest struct {
@@ -3816,15 +3845,18 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\x05stale\x18\x02 \x01(\bR\x05stale\"A\n" +
 	"\vGetResponse\x12\x16\n" +
 	"\x06object\x18\x01 \x01(\fR\x06object\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x04R\brevision\"|\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\"\xae\x01\n" +
 	"\vListRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x03 \x01(\tR\rlabelSelector\x12\x14\n" +
-	"\x05stale\x18\x04 \x01(\bR\x05stale\"D\n" +
+	"\x05stale\x18\x04 \x01(\bR\x05stale\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\x03R\x05limit\x12\x1a\n" +
+	"\bcontinue\x18\x06 \x01(\tR\bcontinue\"`\n" +
 	"\fListResponse\x12\x18\n" +
 	"\aobjects\x18\x01 \x03(\fR\aobjects\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x04R\brevision\"\x83\x01\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x1a\n" +
+	"\bcontinue\x18\x03 \x01(\tR\bcontinue\"\x83\x01\n" +
 	"\fWatchRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
