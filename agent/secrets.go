@@ -106,7 +106,7 @@ func (k *keyring) get(ctx context.Context, id string) (*security.Keyring, error)
 		return nil, status.Error(codes.Unavailable, "keyring: the key is not on this server yet; try again")
 	}
 	k.fetched = time.Now()
-	if err := k.fetchLocked(ctx); err != nil {
+	if err := k.mergeLocked(k.fetch(ctx)); err != nil {
 		return nil, err
 	}
 	if k.kr == nil || id != "" && !k.kr.Has(id) {
@@ -115,51 +115,68 @@ func (k *keyring) get(ctx context.Context, id string) (*security.Keyring, error)
 	return k.kr, nil
 }
 
-// fetchLocked merges the keyrings of the other servers into this one's.
-func (k *keyring) fetchLocked(ctx context.Context) error {
+// fetch asks every other server for its keyring, all at once (2 s each
+// at most).
+func (k *keyring) fetch(ctx context.Context) []*security.Keyring {
 	a := k.a
-	var got bool
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		got []*security.Keyring
+	)
 	for _, s := range a.fsm.View().Servers() {
 		if s.ID == a.cfg.Name || s.APIAddr == "" {
 			continue
 		}
-		conn, err := a.conns.get(s.APIAddr)
-		if err != nil {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		resp, err := pb.NewSecurityClient(conn).Keyring(cctx, &pb.KeyringRequest{})
-		cancel()
-		if err != nil {
-			a.log.Debug("keyring fetch", "server", s.ID, "err", err)
-			continue
-		}
-		kr, err := security.UnmarshalKeyring(resp.Keyring)
-		if err != nil {
-			continue
-		}
+		wg.Go(func() {
+			conn, err := a.conns.get(s.APIAddr)
+			if err != nil {
+				return
+			}
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			resp, err := pb.NewSecurityClient(conn).Keyring(cctx, &pb.KeyringRequest{})
+			if err != nil {
+				a.log.Debug("keyring fetch", "server", s.ID, "err", err)
+				return
+			}
+			if kr, err := security.UnmarshalKeyring(resp.Keyring); err == nil {
+				mu.Lock()
+				got = append(got, kr)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return got
+}
+
+// mergeLocked merges keyrings fetched from the other servers into this
+// one's, and saves it.
+func (k *keyring) mergeLocked(got []*security.Keyring) error {
+	if len(got) == 0 {
+		return nil
+	}
+	for _, kr := range got {
 		if k.kr == nil {
 			k.kr = kr
 		} else {
 			k.kr.Merge(kr)
 		}
-		got = true
-	}
-	if !got {
-		return nil
 	}
 	return k.save(k.kr)
 }
 
-// ensure gives the leader a keyring: its own, the other servers', or a
-// new one when the cluster has none.
+// ensure gives a new leader a keyring: its own merged with the other
+// servers', or a new one when the cluster has none.
 func (k *keyring) ensure(ctx context.Context) error {
+	// The others' keys first (asked without holding the keyring): a
+	// rotation this server has not seen makes their current key the one to
+	// seal with.
+	got := k.fetch(ctx)
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.kr != nil {
-		return nil
-	}
-	if err := k.fetchLocked(ctx); err != nil {
+	if err := k.mergeLocked(got); err != nil {
 		return err
 	}
 	if k.kr != nil {

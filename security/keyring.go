@@ -43,9 +43,10 @@ const (
 // Its file is JSON {"current":"<id>","keys":{"<id>":"<base64 key>"}}, mode
 // 0600, written atomically.
 type Keyring struct {
-	mu      sync.RWMutex
-	current string
-	keys    map[string][]byte
+	mu        sync.RWMutex
+	current   string
+	rotations int // how many rotations made current (Merge keeps the newest)
+	keys      map[string][]byte
 	// digestKeys are the digest keys derived from the KEKs, by ID.
 	digestKeys sync.Map
 }
@@ -55,6 +56,9 @@ type Keyring struct {
 type keyringFile struct {
 	Current string            `json:"current"`
 	Keys    map[string][]byte `json:"keys"`
+	// Rotations counts the rotations behind the current key, so that a
+	// merge can tell the newer current key.
+	Rotations int `json:"rotations,omitempty"`
 }
 
 // lockedFile is the JSON form of a keyring locked with a passphrase.
@@ -170,6 +174,9 @@ func (k *Keyring) Rotate() (newID string, err error) {
 		// Two random keys sharing 32 bits of hash: refuse rather than lose one.
 		return "", fmt.Errorf("rotate keyring: the new key's ID %s is taken; try again", id)
 	}
+	if k.current != "" {
+		k.rotations++
+	}
 	k.keys[id] = key
 	k.current = id
 	return id, nil
@@ -182,7 +189,7 @@ func (k *Keyring) Marshal() ([]byte, error) {
 	if k.current == "" || k.keys[k.current] == nil {
 		return nil, errors.New("keyring: no current key")
 	}
-	b, err := json.Marshal(keyringFile{Current: k.current, Keys: k.keys})
+	b, err := json.Marshal(keyringFile{Current: k.current, Keys: k.keys, Rotations: k.rotations})
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
@@ -210,12 +217,13 @@ func UnmarshalKeyring(b []byte) (*Keyring, error) {
 	if _, ok := f.Keys[f.Current]; !ok {
 		return nil, fmt.Errorf("keyring: the current key %q is not among its keys", f.Current)
 	}
-	return &Keyring{current: f.Current, keys: f.Keys}, nil
+	return &Keyring{current: f.Current, rotations: f.Rotations, keys: f.Keys}, nil
 }
 
-// Merge adds the keys of other that k lacks and keeps k's current key (it
-// takes other's only if k has none). Servers use it on a keyring received
-// from a peer. A key of other whose ID k already holds is not added.
+// Merge adds the keys of other that k lacks, and takes other's current key
+// when k has none or other's comes from more rotations (a peer rotated
+// since). Servers use it on a keyring received from a peer. A key of other
+// whose ID k already holds is not added.
 func (k *Keyring) Merge(other *Keyring) {
 	if other == nil || other == k {
 		return
@@ -225,7 +233,7 @@ func (k *Keyring) Merge(other *Keyring) {
 	for id, key := range other.keys {
 		add[id] = key
 	}
-	otherCurrent := other.current
+	otherCurrent, otherRotations := other.current, other.rotations
 	other.mu.RUnlock()
 
 	k.mu.Lock()
@@ -238,8 +246,8 @@ func (k *Keyring) Merge(other *Keyring) {
 			k.keys[id] = append([]byte(nil), key...)
 		}
 	}
-	if k.current == "" {
-		k.current = otherCurrent
+	if k.current == "" || otherRotations > k.rotations {
+		k.current, k.rotations = otherCurrent, otherRotations
 	}
 }
 

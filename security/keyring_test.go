@@ -350,3 +350,49 @@ func TestDigest(t *testing.T) {
 		t.Error("another key has the same digest")
 	}
 }
+
+// A server that merges a peer's keyring after the peer rotated takes the
+// newer current key; one merging an older keyring keeps its own.
+func TestMergeTakesTheNewerCurrent(t *testing.T) {
+	a, err := NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := UnmarshalKeyring(mustMarshal(t, a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Merge(a)
+	if b.CurrentID() != id {
+		t.Fatalf("after merging a rotated keyring the current key is %s, want %s", b.CurrentID(), id)
+	}
+	old, err := NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Merge(old)
+	if b.CurrentID() != id {
+		t.Errorf("merging an unrotated keyring changed the current key to %s", b.CurrentID())
+	}
+	c, err := UnmarshalKeyring(mustMarshal(t, b))
+	if err != nil || c.CurrentID() != id {
+		t.Fatalf("round trip: %v %s", err, c.CurrentID())
+	}
+	c.Merge(old)
+	if c.CurrentID() != id {
+		t.Error("the rotation count did not survive the file")
+	}
+}
+
+func mustMarshal(t *testing.T, k *Keyring) []byte {
+	t.Helper()
+	b, err := k.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
