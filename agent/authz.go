@@ -144,7 +144,7 @@ func (a *Agent) authenticate(ctx context.Context, method string) (*caller, error
 	if a.fsm == nil {
 		return c, nil // a worker: the server it passes the call to checks the token
 	}
-	tok, err := a.lookupToken(c.raw)
+	tok, err := a.lookupToken(ctx, c.raw)
 	if err != nil {
 		return nil, err
 	}
@@ -152,15 +152,23 @@ func (a *Agent) authenticate(ctx context.Context, method string) (*caller, error
 	return c, nil
 }
 
-// lookupToken finds an ACL token in the local state by its secret.
-func (a *Agent) lookupToken(raw string) (*api.ACLToken, error) {
+// lookupToken finds an ACL token in the local state by its secret. A
+// token this replica does not hold is looked for again once the replica
+// has caught up with the leader (a server restarting, or behind, would
+// otherwise refuse a token made a moment ago).
+func (a *Agent) lookupToken(ctx context.Context, raw string) (*api.ACLToken, error) {
 	t, err := security.ParseACLToken(raw)
 	if err != nil {
 		return nil, status.Errorf(codes.Unauthenticated, "ACL token: %v", err)
 	}
 	r, err := a.fsm.View().Get("ACLToken", "", t.ID)
 	if err != nil {
-		return nil, status.Errorf(codes.Unauthenticated, "ACL token %s is unknown or revoked", t.ID)
+		if err := a.linearize(ctx); err != nil {
+			return nil, status.Errorf(codes.Unavailable, "ACL token %s: this server cannot check it now: %v", t.ID, err)
+		}
+		if r, err = a.fsm.View().Get("ACLToken", "", t.ID); err != nil {
+			return nil, status.Errorf(codes.Unauthenticated, "ACL token %s is unknown or revoked", t.ID)
+		}
 	}
 	if tok, ok := a.tokens.get(raw, r.Revision); ok && !api.Expired(tok.Spec.ExpirationTime, a.cfg.Now()) {
 		return tok, nil

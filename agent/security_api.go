@@ -91,7 +91,7 @@ func (s *securityServer) JoinCluster(ctx context.Context, req *pb.JoinClusterReq
 
 func (s *securityServer) Login(ctx context.Context, req *pb.LoginRequest) (*pb.LoginResponse, error) {
 	a := s.a
-	tok, err := a.lookupToken(req.Token)
+	tok, err := a.lookupToken(ctx, req.Token)
 	if err != nil {
 		return nil, err
 	}
