@@ -331,22 +331,7 @@ func (a *Agent) authorize(c *caller, method string, req any) error {
 	case *pb.WatchRequest:
 		return c.may(false, r.Kind, r.Namespace)
 	case *pb.WriteRequest:
-		for i, raw := range r.Objects {
-			obj, err := api.DecodeObject(raw)
-			if err != nil {
-				return nil // the handler words the error
-			}
-			if err := c.may(true, obj.GetTypeMeta().Kind, obj.GetObjectMeta().Namespace); err != nil {
-				return err
-			}
-			if err := a.admit(c, obj); err != nil {
-				if len(r.Objects) > 1 {
-					return status.Errorf(codes.PermissionDenied, "document %d: %s", i+1, status.Convert(err).Message())
-				}
-				return err
-			}
-		}
-		return nil
+		return nil // each object is checked as the write decodes it (checkWrite)
 	case *pb.DeleteRequest:
 		for _, ref := range r.Refs {
 			if err := c.may(true, ref.Kind, orDefault(ref.Namespace)); err != nil {
@@ -422,6 +407,39 @@ func (c *caller) may(write bool, kind, ns string) error {
 		}
 		if !slices.Contains(scope, ns) {
 			return c.denied("%s %s in namespace %q: not one of its namespaces", verb, info.Plural, ns)
+		}
+	}
+	return nil
+}
+
+// checkWrite checks the caller's right to write one decoded object: the
+// kind and namespace, then admit.
+func (a *Agent) checkWrite(c *caller, obj api.Object) error {
+	if c == nil || c.admin() {
+		return nil
+	}
+	if err := c.may(true, obj.GetTypeMeta().Kind, obj.GetObjectMeta().Namespace); err != nil {
+		return err
+	}
+	return a.admit(c, obj)
+}
+
+// checkWrites is checkWrite for every object of a write a follower passes
+// to the leader (which takes it as the follower's own).
+func (a *Agent) checkWrites(c *caller, req *pb.WriteRequest) error {
+	if c == nil || c.admin() {
+		return nil
+	}
+	for i, raw := range req.Objects {
+		obj, err := api.DecodeObject(raw)
+		if err != nil {
+			return nil // the leader words the error
+		}
+		if err := a.checkWrite(c, obj); err != nil {
+			if len(req.Objects) > 1 {
+				return fmt.Errorf("document %d: %w", i+1, err)
+			}
+			return err
 		}
 	}
 	return nil

@@ -66,6 +66,9 @@ func TestAuthorize(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := a.authorize(tc.c, tc.method, tc.req)
+			if w, ok := tc.req.(*pb.WriteRequest); ok && err == nil {
+				err = a.checkWrites(tc.c, w) // objects are checked as the write decodes them
+			}
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

@@ -36,7 +36,11 @@ func (s *resourceServer) Update(ctx context.Context, req *pb.WriteRequest) (*pb.
 }
 
 func (s *resourceServer) write(ctx context.Context, method string, verb fsm.Verb, req *pb.WriteRequest) (*pb.WriteResponse, error) {
+	c := callerOf(ctx)
 	if !s.a.node.IsLeader() {
+		if err := s.a.checkWrites(c, req); err != nil {
+			return nil, err
+		}
 		resp := new(pb.WriteResponse)
 		return resp, s.a.forward(ctx, method, req, resp)
 	}
@@ -47,6 +51,9 @@ func (s *resourceServer) write(ctx context.Context, method string, verb fsm.Verb
 	plain := map[int]map[string][]byte{} // Secrets' values before sealing, by op
 	for i, raw := range req.Objects {
 		op, err := writeOp(verb, raw, func(obj api.Object) error {
+			if err := s.a.checkWrite(c, obj); err != nil {
+				return err
+			}
 			if sec, ok := obj.(*api.Secret); ok {
 				plain[i] = sec.Data
 				return s.a.seal(ctx, sec)

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/agent"
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/client"
 	"github.com/berth-dev/berth/security"
@@ -294,7 +295,7 @@ func newTLSCmd() *cobra.Command {
 		Short: "Make a cluster CA (ca.pem, ca-key.pem) for servers that bootstrap together: give each --ca-cert and --ca-key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ca, err := security.NewCA(time.Now(), 10*365*24*time.Hour)
+			ca, err := security.NewCA(time.Now(), agent.DefaultCALifetime)
 			if err != nil {
 				return err
 			}

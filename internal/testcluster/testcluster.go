@@ -657,8 +657,8 @@ func CLI(tb testing.TB, addr, stdin string, args ...string) (stdout, stderr stri
 	tb.Helper()
 	cmd := exec.Command(Binary(tb), append([]string{"--addr", addr}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
-	if v, ok := configs.Load(addr); ok {
-		cmd.Env = append(os.Environ(), "BERTH_CONFIG="+v.(string))
+	if config := ConfigFor(addr); config != "" {
+		cmd.Env = append(os.Environ(), "BERTH_CONFIG="+config)
 	}
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -685,23 +685,18 @@ func MustCLI(tb testing.TB, addr string, args ...string) string {
 	return out
 }
 
-// configs maps each test agent's API address to its cluster's admin
-// client config file, for the CLI.
-var configs sync.Map
+// clusters maps each test agent's API address to its cluster, whose
+// admin credentials CLI, ConfigFor and ClientOptions use.
+var clusters sync.Map
 
 // register makes the node's API address known to CLI and ClientOptions.
-func (c *Cluster) register(n *Node) {
-	configs.Store(n.APIAddr(), c.config)
-	clusters.Store(n.APIAddr(), c)
-}
-
-var clusters sync.Map
+func (c *Cluster) register(n *Node) { clusters.Store(n.APIAddr(), c) }
 
 // ConfigFor is the admin client config file of the test cluster that has
 // an agent at addr, for a CLI run by hand: berth --config FILE.
 func ConfigFor(addr string) string {
-	if v, ok := configs.Load(addr); ok {
-		return v.(string)
+	if v, ok := clusters.Load(addr); ok {
+		return v.(*Cluster).config
 	}
 	return ""
 }
