@@ -41,6 +41,10 @@ type Config struct {
 	BindAddr string // IP the listeners bind; also advertised
 	APIPort  int
 	RaftPort int
+	// HTTPPort serves metrics, /healthz, /readyz and the dashboard (0:
+	// none); HTTPBindAddr is the IP it binds (BindAddr if empty).
+	HTTPPort     int
+	HTTPBindAddr string
 	// Server makes the agent a voting member of the Raft quorum. Every
 	// agent, server or not, is a worker that gossips its inventory.
 	Server bool
@@ -114,6 +118,8 @@ type Agent struct {
 	node  *raft.Node
 	grpc  *grpc.Server
 	lis   net.Listener
+	// httpLis is the HTTP port's listener (nil: none).
+	httpLis net.Listener
 	conns *connPool
 	disc  *discovery
 	sched *controller.Scheduler
@@ -230,7 +236,11 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		}()
 	}
 	a.startKubelet(ctx)
-	a.log.Info("agent started", "roles", cfg.roles(), "api", apiAddr, "gossip", a.pool.Addr(), "data", cfg.DataDir)
+	if err := a.startHTTP(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.log.Info("agent started", "roles", cfg.roles(), "api", apiAddr, "http", a.HTTPAddr(), "gossip", a.pool.Addr(), "data", cfg.DataDir)
 	return a, nil
 }
 

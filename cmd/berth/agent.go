@@ -147,7 +147,7 @@ func newAgentCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&dev, "dev", false, "one-node cluster (a server that bootstraps alone) with a temporary data dir, on 127.0.0.1:7400-7402")
+	f.BoolVar(&dev, "dev", false, "one-node cluster (a server that bootstraps alone) with a temporary data dir, on 127.0.0.1:7400-7403")
 	f.BoolVar(&server, "server", false, "be a server: a voting member of the Raft quorum")
 	f.StringVar(&cfg.Name, "name", "", "node name, unique in the cluster (default: host name)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "where Raft log, snapshots and state live")
@@ -155,6 +155,8 @@ func newAgentCmd() *cobra.Command {
 	f.IntVar(&cfg.APIPort, "api-port", 7400, "gRPC API port")
 	f.IntVar(&cfg.RaftPort, "raft-port", 7401, "Raft port")
 	f.IntVar(&cfg.GossipPort, "gossip-port", 7402, "gossip port, UDP and TCP")
+	f.IntVar(&cfg.HTTPPort, "http-port", 7403, "HTTP port: Prometheus /metrics, /healthz, /readyz and the web dashboard (0: none)")
+	f.StringVar(&cfg.HTTPBindAddr, "http-bind", "", "IP address the HTTP port listens on (default: --bind)")
 	f.StringVar(&gossipKey, "gossip-key", "", "base64 of 32 bytes that encrypt gossip; the same on every agent (berth keygen makes one)")
 	f.DurationVar(&cfg.Gossip.ProbeInterval, "gossip-probe-interval", 300*time.Millisecond, "how often each agent probes another")
 	f.DurationVar(&cfg.Gossip.ProbeTimeout, "gossip-probe-timeout", 150*time.Millisecond, "how long a probe waits for its answer")
@@ -259,7 +261,7 @@ func agentNodeFlags(cfg *agent.Config, registries []string, nodePorts string) er
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--ingress-http-port", cfg.Node.IngressHTTPPort}, {"--ingress-https-port", cfg.Node.IngressHTTPSPort}} {
+	}{{"--ingress-http-port", cfg.Node.IngressHTTPPort}, {"--ingress-https-port", cfg.Node.IngressHTTPSPort}, {"--http-port", cfg.HTTPPort}} {
 		if p.port < 0 || p.port > 65535 {
 			return fmt.Errorf("%s: %d is not a port (0 for none)", p.flag, p.port)
 		}

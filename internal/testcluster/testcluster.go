@@ -236,13 +236,13 @@ func (c *Cluster) newNode(tb testing.TB) *Node {
 	i := len(c.Nodes) + 1
 	n := &Node{
 		Name: fmt.Sprintf("s%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("s%d", i)),
-		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind, ns: c.id, server: true,
+		APIPort: FreePort(tb), RaftPort: FreePort(tb), GossipPort: FreePort(tb), HTTPPort: FreePort(tb), bin: c.bin, IP: c.bind, ns: c.id, server: true,
 	}
 	n.logPath = filepath.Join(c.base, n.Name+".log")
 	n.args = []string{
 		"agent", "--server", "--name", n.Name, "--data-dir", n.DataDir, "--bind", n.IP,
 		"--api-port", strconv.Itoa(n.APIPort), "--raft-port", strconv.Itoa(n.RaftPort),
-		"--gossip-port", strconv.Itoa(n.GossipPort), "--log-level", "warn",
+		"--gossip-port", strconv.Itoa(n.GossipPort), "--http-port", strconv.Itoa(n.HTTPPort), "--log-level", "warn",
 	}
 	n.args = append(n.args, c.Creds.ServerArgs()...)
 	n.args = append(n.args, c.nodeArgs(n)...)
@@ -280,7 +280,7 @@ func (c *Cluster) AddWorkerIn(tb testing.TB, host Host, args ...string) *Node {
 	}
 	n := &Node{
 		Name: fmt.Sprintf("w%d", i), DataDir: filepath.Join(c.base, fmt.Sprintf("w%d", i)),
-		APIPort: FreePort(tb), GossipPort: FreePort(tb), bin: c.bin, IP: c.bind, ns: c.id,
+		APIPort: FreePort(tb), GossipPort: FreePort(tb), HTTPPort: FreePort(tb), bin: c.bin, IP: c.bind, ns: c.id,
 	}
 	if host != nil {
 		n.IP, n.command = host.IP(), host.Command
@@ -297,7 +297,7 @@ func (c *Cluster) AddWorkerIn(tb testing.TB, host Host, args ...string) *Node {
 	n.args = []string{
 		"agent", "--name", n.Name, "--data-dir", n.DataDir, "--bind", n.IP,
 		"--api-port", strconv.Itoa(n.APIPort), "--gossip-port", strconv.Itoa(n.GossipPort),
-		"--log-level", "warn", "--join", via.APIAddr(), "--token", c.joinToken(tb),
+		"--http-port", strconv.Itoa(n.HTTPPort), "--log-level", "warn", "--join", via.APIAddr(), "--token", c.joinToken(tb),
 	}
 	n.args = append(n.args, c.nodeArgs(n)...)
 	n.args = append(n.args, args...)
@@ -366,6 +366,7 @@ type Node struct {
 	APIPort    int
 	RaftPort   int
 	GossipPort int
+	HTTPPort   int // metrics, health, dashboard
 	args       []string
 	command    func(name string, args ...string) *exec.Cmd // exec.Command, or a host's
 	bin        string
@@ -380,6 +381,9 @@ type Node struct {
 
 // APIAddr is the node's API address.
 func (n *Node) APIAddr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.APIPort)) }
+
+// HTTPAddr is the node's HTTP address: metrics, health, dashboard.
+func (n *Node) HTTPAddr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.HTTPPort)) }
 
 // Start starts a cluster of opts.Servers servers that bootstrap together,
 // waits until it has a leader that has set the cluster up, and stops

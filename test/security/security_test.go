@@ -245,7 +245,7 @@ func joinAttempt(t *testing.T, c *testcluster.Cluster, name, token string, serve
 	t.Helper()
 	args := []string{"agent", "--name", name, "--data-dir", filepath.Join(t.TempDir(), name), "--bind", "127.0.0.1",
 		"--api-port", fmt.Sprint(testcluster.FreePort(t)), "--gossip-port", fmt.Sprint(testcluster.FreePort(t)),
-		"--containerd-socket", "", "--join", c.Nodes[0].APIAddr(), "--token", token}
+		"--containerd-socket", "", "--http-port", "0", "--join", c.Nodes[0].APIAddr(), "--token", token}
 	if server {
 		args = append(args, "--server", "--raft-port", fmt.Sprint(testcluster.FreePort(t)))
 	}

@@ -53,7 +53,7 @@ func startBerth(ctx context.Context, bin, dir string, plain bool) (*cluster, err
 		args := []string{"agent", "--server", "--name", name, "--data-dir", filepath.Join(dir, "berth-"+name),
 			"--bind", "127.0.0.1",
 			"--api-port", strconv.Itoa(ports[3*i]), "--raft-port", strconv.Itoa(ports[3*i+1]),
-			"--gossip-port", strconv.Itoa(ports[3*i+2]),
+			"--gossip-port", strconv.Itoa(ports[3*i+2]), "--http-port", "0",
 			"--bootstrap-expect", "3", "--join", strings.Join(c.addrs, ","), "--log-level", "warn",
 			"--ca-cert", creds.CACert, "--ca-key", creds.CAKey, "--bootstrap-token", creds.Token,
 			"--keyring-file", filepath.Join(dir, "berth-"+name+".keyring")}
