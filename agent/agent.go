@@ -112,21 +112,21 @@ const DefaultServiceCIDR = "10.96.0.0/12"
 
 // Agent is a running daemon.
 type Agent struct {
-	cfg   Config
-	log   *slog.Logger
-	fsm   *fsm.FSM
-	node  *raft.Node
-	grpc  *grpc.Server
-	lis   net.Listener
+	cfg  Config
+	log  *slog.Logger
+	fsm  *fsm.FSM
+	node *raft.Node
+	grpc *grpc.Server
+	lis  net.Listener
 	// httpLis is the HTTP port's listener (nil: none).
 	httpLis net.Listener
-	conns *connPool
-	disc  *discovery
-	sched *controller.Scheduler
-	nodes *controller.Nodes
-	wl    *controller.Workloads
-	hpa   *controller.Autoscaler
-	pool  *gossip.Pool
+	conns   *connPool
+	disc    *discovery
+	sched   *controller.Scheduler
+	nodes   *controller.Nodes
+	wl      *controller.Workloads
+	hpa     *controller.Autoscaler
+	pool    *gossip.Pool
 	// kubelet runs this node's pods; nil without containerd.
 	kubelet *kubelet
 	// inventory is how this agent measures its machine.
