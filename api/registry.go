@@ -38,6 +38,11 @@ var kinds = []KindInfo{
 		New: func() Object { return &Endpoints{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Endpoints"}} },
 	},
 	{
+		Kind: "Event", APIVersion: "v1", Namespaced: true,
+		Plural: "events", Aliases: []string{"event", "ev"},
+		New: func() Object { return &Event{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Event"}} },
+	},
+	{
 		Kind: "HorizontalPodAutoscaler", APIVersion: "autoscaling/v2", Namespaced: true,
 		Plural: "horizontalpodautoscalers", Aliases: []string{"horizontalpodautoscaler", "hpa"},
 		New: func() Object {

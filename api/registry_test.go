@@ -20,7 +20,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("%s: New() = %#v", k.Kind, obj)
 		}
 	}
-	if got := strings.Join(names, ","); got != "ACLToken,ConfigMap,Deployment,Endpoints,HorizontalPodAutoscaler,Ingress,JoinToken,Namespace,Node,PersistentVolumeClaim,Pod,ReplicaSet,Secret,Service,StatefulSet" {
+	if got := strings.Join(names, ","); got != "ACLToken,ConfigMap,Deployment,Endpoints,Event,HorizontalPodAutoscaler,Ingress,JoinToken,Namespace,Node,PersistentVolumeClaim,Pod,ReplicaSet,Secret,Service,StatefulSet" {
 		t.Errorf("Kinds() = %s", got)
 	}
 	ks[1].Aliases[0] = "mutated"

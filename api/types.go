@@ -154,6 +154,8 @@ func kindOf(obj Object) string {
 		return "PersistentVolumeClaim"
 	case *HorizontalPodAutoscaler:
 		return "HorizontalPodAutoscaler"
+	case *Event:
+		return "Event"
 	}
 	return ""
 }

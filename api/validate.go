@@ -54,6 +54,8 @@ func Default(obj Object) {
 		defaultApps(o)
 	case *Service, *Endpoints, *Ingress:
 		defaultServices(o)
+	case *Event:
+		defaultEvent(o)
 	}
 }
 
@@ -115,6 +117,8 @@ func validate(obj Object, prefix string) error {
 		validateServices(l, o)
 	case *ACLToken, *JoinToken:
 		validateSecurity(l, o)
+	case *Event:
+		validateEvent(l, o)
 	}
 	if len(l.errs) > 0 {
 		return invalidf("%s: %s", desc, strings.Join(l.errs, "; "))
