@@ -28,9 +28,9 @@ func TestFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"get without kind", []string{"get"}, "get needs a resource type (one of: acltokens, configmaps, deployments, endpoints, horizontalpodautoscalers, ingresses, jointokens, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, services, statefulsets)"},
+		{"get without kind", []string{"get"}, "get needs a resource type (one of: acltokens, configmaps, deployments, endpoints, events, horizontalpodautoscalers, ingresses, jointokens, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, services, statefulsets)"},
 		{"get bogus output", []string{"get", "cm", "-o", "bogus"}, `unknown output format "bogus" (want table, yaml, json or name)`},
-		{"get unknown kind", []string{"get", "foo"}, `unknown resource type "foo" (one of: acltokens, configmaps, deployments, endpoints, horizontalpodautoscalers, ingresses, jointokens, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, services, statefulsets)`},
+		{"get unknown kind", []string{"get", "foo"}, `unknown resource type "foo" (one of: acltokens, configmaps, deployments, endpoints, events, horizontalpodautoscalers, ingresses, jointokens, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, services, statefulsets)`},
 		{"get too many args", []string{"get", "cm", "a", "b"}, "get takes at most 2 arguments, got 3"},
 		{"get name across namespaces", []string{"get", "cm", "web", "-A"}, "a resource cannot be retrieved by name across all namespaces"},
 		{"get name and selector", []string{"get", "cm", "web", "-l", "app=web"}, "a name cannot be given together with a label selector"},

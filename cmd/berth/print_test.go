@@ -260,7 +260,7 @@ func TestResolveKind(t *testing.T) {
 		}
 	}
 	_, err := resolveKind("jobs")
-	if want := `unknown resource type "jobs" (one of: acltokens, configmaps, deployments, endpoints, horizontalpodautoscalers, ingresses, jointokens, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, services, statefulsets)`; err == nil || err.Error() != want {
+	if want := `unknown resource type "jobs" (one of: acltokens, configmaps, deployments, endpoints, events, horizontalpodautoscalers, ingresses, jointokens, namespaces, nodes, persistentvolumeclaims, pods, replicasets, secrets, services, statefulsets)`; err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 	if !strings.Contains(checkOutput("wide", outTable, outJSON).Error(), "(want table or json)") {
