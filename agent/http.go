@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -17,7 +20,10 @@ import (
 // replica has caught up with what it knew of the log; a worker: it has
 // reached a server) and 503 with the reason before.
 
-// startHTTP opens the HTTP port; it is served until ctx ends.
+// startHTTP opens the HTTP port; it is served until ctx ends. The port
+// speaks plain HTTP and HTTPS both: a connection that opens with a TLS
+// handshake gets the agent's certificate (what `berth dashboard` and
+// Prometheus with the cluster CA use), any other plain HTTP.
 func (a *Agent) startHTTP(ctx context.Context) error {
 	if a.cfg.HTTPPort <= 0 {
 		return nil
@@ -27,13 +33,21 @@ func (a *Agent) startHTTP(ctx context.Context) error {
 		return fmt.Errorf("agent: http listener (--http-port): %w", err)
 	}
 	a.httpLis = lis
+	plain, secure := newChanListener(lis.Addr()), newChanListener(lis.Addr())
 	srv := &http.Server{Handler: a.httpMux(), ReadHeaderTimeout: 10 * time.Second}
-	a.wg.Add(2)
-	go func() {
+	tlsCfg := a.creds.serverTLS(tls.NoClientCert)
+	serve := func(l net.Listener) {
 		defer a.wg.Done()
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			a.log.Error("http server stopped", "err", err)
 		}
+	}
+	a.wg.Add(4)
+	go serve(plain)
+	go serve(tls.NewListener(secure, tlsCfg))
+	go func() {
+		defer a.wg.Done()
+		sniff(lis, plain, secure)
 	}()
 	go func() {
 		defer a.wg.Done()
@@ -43,9 +57,87 @@ func (a *Agent) startHTTP(ctx context.Context) error {
 		if err := srv.Shutdown(sctx); err != nil {
 			srv.Close()
 		}
+		lis.Close()
 	}()
 	return nil
 }
+
+// sniff hands each connection of lis to plain or secure by its first
+// byte (22 opens a TLS handshake), until lis is closed; then it closes
+// both.
+func sniff(lis net.Listener, plain, secure *chanListener) {
+	defer plain.Close()
+	defer secure.Close()
+	for {
+		c, err := lis.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		go func() {
+			br := bufio.NewReader(c)
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			first, err := br.Peek(1)
+			_ = c.SetReadDeadline(time.Time{})
+			if err != nil {
+				c.Close()
+				return
+			}
+			to := plain
+			if first[0] == 22 {
+				to = secure
+			}
+			to.hand(&peekedConn{Conn: c, r: br})
+		}()
+	}
+}
+
+// peekedConn is a connection whose first bytes were read into r.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// chanListener is a net.Listener fed by sniff.
+type chanListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *chanListener) hand(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // HTTPAddr is where the HTTP port listens ("" when it is off).
 func (a *Agent) HTTPAddr() string {
