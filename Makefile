@@ -8,15 +8,37 @@ RACE    := ./fsm/... ./raft/... ./agent/... ./client/... ./controller/... ./sche
 # How long `make fuzz` runs each fuzz target (`make test` passes 30s).
 FUZZTIME ?= 10m
 
-.PHONY: all build run stop test test-unit test-e2e fuzz bench jepsen jepsen-sweep proto lint deps clean
+.PHONY: all build install run stop test test-unit test-e2e fuzz bench jepsen jepsen-sweep proto lint deps clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
+# The release the binary and its agents announce (berth version, gossip,
+# nodes, metrics).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/berth-dev/berth/agent.Version=$(VERSION)
+
 build: deps
-	$(GO) build -o bin/berth ./cmd/berth
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+
+# Installs the binary, the systemd unit and an example /etc/berth/agent.yaml
+# (an existing one stays); enables and starts nothing. PREFIX and DESTDIR
+# as usual: `make install DESTDIR=/tmp/pkg PREFIX=/usr`.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+UNITDIR ?= /etc/systemd/system
+install: build
+	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/bin/berth|$(PREFIX)/bin/berth|' deploy/systemd/berth.service >$(DESTDIR)$(UNITDIR)/berth.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/berth.service
+	install -d -m 0755 $(DESTDIR)/etc/berth
+	@if [ -e $(DESTDIR)/etc/berth/agent.yaml ]; then echo "$(DESTDIR)/etc/berth/agent.yaml exists: kept"; \
+	else install -m 0600 deploy/agent.yaml.example $(DESTDIR)/etc/berth/agent.yaml; fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "berth installed; edit /etc/berth/agent.yaml, then: systemctl enable --now berth"
 
 run: build
 	@bash scripts/run-dev.sh

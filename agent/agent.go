@@ -141,8 +141,12 @@ type Agent struct {
 	tokens  tokenCache
 	// lists keeps the rest of paged lists.
 	lists listCursors
+	// events records what happens to objects (events.go).
+	events *recorder
 	// goodServer is the last server a worker's proxy reached.
 	goodServer atomic.Pointer[string]
+	// prom are the agent's Prometheus metrics (prom.go).
+	prom *promMetrics
 
 	// leading counts the leader-only loops; they end when leadership is
 	// lost or Raft shuts down.
@@ -191,6 +195,8 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: api listener: %w", err)
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("agent", cfg.Name), lis: lis, creds: creds, conns: newConnPool(creds.clientTLS())}
+	a.prom = newPromMetrics(a)
+	a.events = a.newEvents()
 	if err := a.startGossip(lis.Addr().String(), raftAddr); err != nil {
 		lis.Close()
 		return nil, err
@@ -219,10 +225,14 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		defer a.wg.Done()
 		a.joinGossip(ctx)
 	}()
-	a.wg.Add(2)
+	a.wg.Add(3)
 	go func() {
 		defer a.wg.Done()
 		a.remeasure(ctx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.events.run(ctx)
 	}()
 	go func() {
 		defer a.wg.Done()
@@ -257,6 +267,7 @@ func (a *Agent) startServer(raftAddr string) error {
 		ID: cfg.Name, DataDir: cfg.DataDir, BindAddr: raftAddr,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs, SnapshotInterval: cfg.SnapshotInterval,
 		LogOutput: cfg.RaftLog, LogLevel: cfg.RaftLevel,
+		ObserveCommit: seconds(a.prom.raftCommit), ObserveApply: seconds(a.prom.raftApply),
 	}
 	if !plaintext {
 		rc.ServerTLS, rc.ClientTLS = raftTLS(a.creds.serverTLS(tls.RequireAndVerifyClientCert)), raftTLS(a.creds.clientTLS())
@@ -272,18 +283,19 @@ func (a *Agent) startServer(raftAddr string) error {
 	pb.RegisterSecurityServer(a.grpc, &securityServer{a: a})
 	pb.RegisterClusterServer(a.grpc, &clusterServer{a: a})
 	pb.RegisterNodesServer(a.grpc, &nodesServer{a: a})
-	a.sched = controller.NewScheduler(controller.SchedulerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now})
+	a.sched = controller.NewScheduler(controller.SchedulerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now, Events: a.events.component("scheduler"),
+		ObservePlan: seconds(a.prom.schedPlan)})
 	a.nodes = controller.NewNodes(controller.NodesConfig{
 		FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now, Members: a.members, Changes: a.pool.Changes(),
-		PodCIDR: cmp.Or(cfg.Node.PodCIDR, DefaultPodCIDR),
+		PodCIDR: cmp.Or(cfg.Node.PodCIDR, DefaultPodCIDR), Events: a.events.component("node-controller"),
 	})
 	a.wl = controller.NewWorkloads(controller.WorkloadsConfig{
 		FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now,
-		NodeDownGrace: cfg.NodeDownGrace, FenceLease: cfg.Node.FenceLease,
+		NodeDownGrace: cfg.NodeDownGrace, FenceLease: cfg.Node.FenceLease, Events: a.events.component("workload-controller"),
 	})
-	a.hpa = controller.NewAutoscaler(controller.AutoscalerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now, Metrics: a})
+	a.hpa = controller.NewAutoscaler(controller.AutoscalerConfig{FSM: f, Proposer: node, Logger: a.log, Now: cfg.Now, Metrics: a, Events: a.events.component("horizontal-pod-autoscaler")})
 	node.OnLeader(a.leaderTasks)
-	for _, loop := range []func(context.Context){a.sched.Run, a.nodes.Run, a.wl.Run, a.hpa.Run} {
+	for _, loop := range []func(context.Context){a.sched.Run, a.nodes.Run, a.wl.Run, a.hpa.Run, a.trimEvents} {
 		node.OnLeader(func(ctx context.Context) {
 			a.leading.Add(1)
 			go func() {
@@ -307,7 +319,8 @@ func (a *Agent) serverOptions(more ...grpc.ServerOption) []grpc.ServerOption {
 		grpc.Creds(creds),
 		grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.MaxConcurrentStreams(MaxStreamsPerClient),
-		grpc.ChainStreamInterceptor(a.streamAuth),
+		grpc.ChainUnaryInterceptor(a.prom.unary),
+		grpc.ChainStreamInterceptor(a.prom.stream, a.streamAuth),
 	}, more...)
 }
 

@@ -159,7 +159,7 @@ func (a *Agent) authenticate(ctx context.Context, method string) (*caller, error
 func (a *Agent) lookupToken(ctx context.Context, raw string) (*api.ACLToken, error) {
 	t, err := security.ParseACLToken(raw)
 	if err != nil {
-		return nil, status.Errorf(codes.Unauthenticated, "ACL token: %v", err)
+		return nil, status.Errorf(codes.Unauthenticated, "%v", err)
 	}
 	r, err := a.fsm.View().Get("ACLToken", "", t.ID)
 	if err != nil {

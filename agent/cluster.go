@@ -28,6 +28,7 @@ func (s *clusterServer) Info(ctx context.Context, req *pb.InfoRequest) (*pb.Info
 		Self: a.disc.self, InCluster: a.node.HasState(), AppliedIndex: a.fsm.Index(), State: a.node.State(),
 	}
 	resp.FirstLogIndex, resp.LastLogIndex = a.node.LogRange()
+	resp.CommitIndex = a.node.Status().CommitIndex
 	resp.LeaderId, _ = a.node.Leader()
 	if addr, err := a.leaderAPI(); err == nil {
 		resp.LeaderApiAddr = addr

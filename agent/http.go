@@ -34,7 +34,10 @@ func (a *Agent) startHTTP(ctx context.Context) error {
 	}
 	a.httpLis = lis
 	plain, secure := newChanListener(lis.Addr()), newChanListener(lis.Addr())
-	srv := &http.Server{Handler: a.httpMux(), ReadHeaderTimeout: 10 * time.Second}
+	// Requests end with the agent: a dashboard's open stream does not hold
+	// the shutdown back.
+	srv := &http.Server{Handler: a.httpMux(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	tlsCfg := a.creds.serverTLS(tls.NoClientCert)
 	serve := func(l net.Listener) {
 		defer a.wg.Done()
@@ -159,6 +162,7 @@ func (c *Config) HTTPBind() string {
 // httpMux routes the HTTP port.
 func (a *Agent) httpMux() *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.prom.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -169,6 +173,7 @@ func (a *Agent) httpMux() *http.ServeMux {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	a.dashboardRoutes(mux)
 	return mux
 }
 

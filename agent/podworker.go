@@ -47,6 +47,10 @@ type podWorker struct {
 	// twin: a stateful pod waiting for an earlier pod of its name to stop
 	// on this node.
 	twin bool
+	// seen is when the worker began; startObserved: the pod's start
+	// latency was recorded (prom.go).
+	seen          time.Time
+	startObserved bool
 }
 
 // ctrState is what the worker knows of one container beyond the runtime.
@@ -60,7 +64,7 @@ type ctrState struct {
 }
 
 func newPodWorker(k *kubelet, p *api.Pod) *podWorker {
-	return &podWorker{k: k, uid: p.Metadata.UID, pod: p, last: p, wake: make(chan struct{}, 1),
+	return &podWorker{k: k, uid: p.Metadata.UID, pod: p, last: p, wake: make(chan struct{}, 1), seen: time.Now(),
 		log: k.log.With("pod", p.Metadata.Namespace+"/"+p.Metadata.Name), ctrs: map[string]*ctrState{}}
 }
 
@@ -163,6 +167,9 @@ func (w *podWorker) removeAll(ctx context.Context, p *api.Pod) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if c.State == driver.StateRunning {
+				w.event(p, api.EventNormal, "Killing", "Stopping container %s", c.Name)
+			}
 			err := k.rt.StopContainer(ctx, c.ID, grace(p))
 			if err == nil {
 				err = k.rt.RemoveContainer(ctx, c.ID)
@@ -414,6 +421,7 @@ func (w *podWorker) syncContainer(ctx context.Context, p *api.Pod, c *api.Contai
 			if w.fenced {
 				g = 0
 			}
+			w.event(p, api.EventNormal, "Killing", "Stopping container %s", c.Name)
 			if err := k.rt.StopContainer(ctx, cs.ID, g); err != nil {
 				w.log.Warn("stop container", "container", c.Name, "err", err)
 			}
@@ -452,6 +460,9 @@ func (w *podWorker) syncContainer(ctx context.Context, p *api.Pod, c *api.Contai
 			// A new exit: wait the back-off, then double it. A container
 			// that ran for a while starts the count again.
 			st.seenExit = cs.ID
+			if cs.Reason == api.ReasonOOMKilled {
+				w.event(p, api.EventWarning, "OOMKilled", "Container %s was killed: out of memory (exit code %d)", c.Name, cs.ExitCode)
+			}
 			if !cs.StartedAt.IsZero() && cs.FinishedAt.Sub(cs.StartedAt) > 2*k.cfg.BackoffMax {
 				st.backoff = k.cfg.BackoffBase
 			}
@@ -459,6 +470,8 @@ func (w *podWorker) syncContainer(ctx context.Context, p *api.Pod, c *api.Contai
 			st.backoff = min(2*st.backoff, k.cfg.BackoffMax)
 			if at, err := time.Parse(time.RFC3339Nano, p.Metadata.Annotations[api.AnnotationRestartedAt]); err == nil && at.After(cs.StartedAt) {
 				st.retryAt, st.backoff = time.Now(), k.cfg.BackoffBase // berth start: at once
+			} else if cs.Attempt > 0 {
+				w.event(p, api.EventWarning, "BackOff", "Back-off restarting failed container %s in pod %s", c.Name, p.Metadata.Name)
 			}
 		}
 		if d := time.Until(st.retryAt); d > 0 {
@@ -493,9 +506,10 @@ func (w *podWorker) startContainer(ctx context.Context, p *api.Pod, c *api.Conta
 		st.retryAt = time.Now().Add(st.backoff)
 		st.backoff = min(2*st.backoff, k.cfg.BackoffMax)
 		w.log.Warn("start container", "container", c.Name, "reason", reason, "err", err)
+		w.event(p, api.EventWarning, "Failed", "Error: %s: %v", reason, err)
 		return time.Until(st.retryAt)
 	}
-	if err := w.ensureImage(ctx, c, st); err != nil {
+	if err := w.ensureImage(ctx, p, c, st); err != nil {
 		reason := api.ReasonErrImagePull
 		if st.waiting != nil && (st.waiting.Reason == api.ReasonErrImagePull || st.waiting.Reason == api.ReasonImagePullBackOff) {
 			reason = api.ReasonImagePullBackOff
@@ -522,11 +536,13 @@ func (w *podWorker) startContainer(ctx context.Context, p *api.Pod, c *api.Conta
 	st.waiting = nil
 	k.refresh(ctx, w.uid, id)
 	w.log.Info("container started", "container", c.Name, "attempt", attempt, "id", id)
+	w.observeStart(p)
+	w.event(p, api.EventNormal, "Started", "Started container %s", c.Name)
 	return 200 * time.Millisecond
 }
 
 // ensureImage makes the image present, pulling it when the policy says so.
-func (w *podWorker) ensureImage(ctx context.Context, c *api.Container, st *ctrState) error {
+func (w *podWorker) ensureImage(ctx context.Context, p *api.Pod, c *api.Container, st *ctrState) error {
 	k := w.k
 	policy := c.ImagePullPolicy
 	if policy == "" {
@@ -538,6 +554,7 @@ func (w *podWorker) ensureImage(ctx context.Context, c *api.Container, st *ctrSt
 	_, err := k.rt.GetImage(ctx, c.Image)
 	switch {
 	case err == nil && policy != "Always":
+		w.event(p, api.EventNormal, "Pulled", "Container image %q already present on machine", c.Image)
 		return nil
 	case err != nil && !errors.Is(err, driver.ErrNotFound):
 		return err
@@ -545,12 +562,16 @@ func (w *podWorker) ensureImage(ctx context.Context, c *api.Container, st *ctrSt
 		return fmt.Errorf("image %q is not on node %s and imagePullPolicy is Never", c.Image, k.name)
 	}
 	st.waiting = &api.ContainerStateWaiting{Reason: api.ReasonContainerCreating, Message: "pulling image " + c.Image}
+	w.event(p, api.EventNormal, "Pulling", "Pulling image %q", c.Image)
+	t0 := time.Now()
 	if _, perr := k.rt.PullImage(ctx, c.Image); perr != nil {
 		if err == nil {
 			return nil // Always, but the registry is not reachable: use what is here
 		}
+		w.event(p, api.EventWarning, "Failed", "Failed to pull image %q: %v", c.Image, perr)
 		return perr
 	}
+	w.event(p, api.EventNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 

@@ -31,9 +31,10 @@ func (w *podWorker) probe(ctx context.Context, p *api.Pod, c *api.Container, cs 
 	next := 10 * time.Second
 	if c.LivenessProbe != nil {
 		pr := api.ProbeDefaults(*c.LivenessProbe)
-		ok, due := w.runProbe(ctx, p, c, cs, &pr, &st.live)
+		ok, due := w.runProbe(ctx, p, c, cs, &pr, &st.live, "Liveness")
 		if due && !ok && st.live.fail >= pr.FailureThreshold {
 			w.log.Info("liveness probe failed; restarting the container", "container", c.Name, "failures", st.live.fail)
+			w.event(p, api.EventNormal, "Killing", "Container %s failed liveness probe, will be restarted", c.Name)
 			st.live = probeState{}
 			if err := w.k.rt.StopContainer(ctx, cs.ID, grace(p)); err != nil {
 				w.log.Warn("stop container", "container", c.Name, "err", err)
@@ -45,14 +46,15 @@ func (w *podWorker) probe(ctx context.Context, p *api.Pod, c *api.Container, cs 
 	}
 	if c.ReadinessProbe != nil {
 		pr := api.ProbeDefaults(*c.ReadinessProbe)
-		w.runProbe(ctx, p, c, cs, &pr, &st.ready)
+		w.runProbe(ctx, p, c, cs, &pr, &st.ready, "Readiness")
 		next = min(next, time.Until(st.ready.next))
 	}
 	return max(next, 10*time.Millisecond)
 }
 
 // runProbe runs a probe if it is due and counts the result.
-func (w *podWorker) runProbe(ctx context.Context, p *api.Pod, c *api.Container, cs *driver.ContainerStatus, pr *api.Probe, s *probeState) (ok, due bool) {
+// what ("Liveness", "Readiness") names it in the Event of a failure.
+func (w *podWorker) runProbe(ctx context.Context, p *api.Pod, c *api.Container, cs *driver.ContainerStatus, pr *api.Probe, s *probeState, what string) (ok, due bool) {
 	if s.container != cs.ID {
 		*s = probeState{container: cs.ID, next: cs.StartedAt.Add(time.Duration(pr.InitialDelaySeconds) * time.Second)}
 	}
@@ -73,6 +75,7 @@ func (w *podWorker) runProbe(ctx context.Context, p *api.Pod, c *api.Container, 
 		s.ok = false
 	}
 	w.log.Debug("probe failed", "container", c.Name, "err", err)
+	w.event(p, api.EventWarning, "Unhealthy", "%s probe failed: %v", what, err)
 	return false, true
 }
 

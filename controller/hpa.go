@@ -53,6 +53,8 @@ type AutoscalerConfig struct {
 	Interval time.Duration
 	// MetricsTimeout bounds the wait for one node's metrics (default 5 s).
 	MetricsTimeout time.Duration
+	// Events records each rescale (nil: nothing).
+	Events Recorder
 }
 
 // DefaultHPAInterval is the autoscaler's round unless configured.
@@ -327,6 +329,7 @@ func (c *Autoscaler) scale(ctx context.Context, h *api.HorizontalPodAutoscaler, 
 	ref := h.Spec.ScaleTargetRef
 	c.log.Info("hpa scaled", "hpa", h.Metadata.Namespace+"/"+h.Metadata.Name, "target", ref.Kind+"/"+ref.Name,
 		"old", t.replicas, "new", d.desired, "metric", d.reason)
+	record(c.cfg.Events, event{refOf("HorizontalPodAutoscaler", &h.Metadata), api.EventNormal, "SuccessfulRescale", fmt.Sprintf("New size: %d; reason: %s", d.desired, d.reason)})
 	return nil
 }
 

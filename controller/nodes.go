@@ -70,6 +70,9 @@ type NodesConfig struct {
 	// next free subnet of NodeMaskBits (24) in Spec.PodCIDR. Empty: none.
 	PodCIDR      string
 	NodeMaskBits int
+	// Events records nodes registered and their Ready changes (nil:
+	// nothing).
+	Events Recorder
 }
 
 // Nodes is the leader's node lifecycle: it keeps a Node object per gossip
@@ -221,10 +224,16 @@ func (c *Nodes) reconcileOne(ctx context.Context, name string, m *Member) error 
 	case cur == nil:
 		c.stats.Created++
 		c.log.Info("node registered", "node", name, "ready", readyOf(want).Status)
+		record(c.cfg.Events, event{refOf("Node", &want.Metadata), api.EventNormal, "RegisteredNode", fmt.Sprintf("Node %s event: Registered Node %s in the cluster", name, name)})
 	default:
 		c.stats.Updated++
 		if a, b := readyOf(cur), readyOf(want); a.Status != b.Status {
 			c.log.Info("node "+b.Reason, "node", name, "ready", b.Status)
+			reason, typ := "NodeNotReady", api.EventWarning
+			if b.Status == api.ConditionTrue {
+				reason, typ = "NodeReady", api.EventNormal
+			}
+			record(c.cfg.Events, event{refOf("Node", &cur.Metadata), typ, reason, fmt.Sprintf("Node %s status is now: %s (%s)", name, reason, b.Message)})
 		}
 	}
 	return nil

@@ -33,6 +33,12 @@ type SchedulerConfig struct {
 	// minute), in case something else changed.
 	RetryInterval time.Duration
 	Options       scheduler.Options
+	// Events records each placement and each pod found to fit nowhere
+	// (nil: nothing).
+	Events Recorder
+	// ObservePlan, if set, is told how long each committed plan took,
+	// from planning to its commit.
+	ObservePlan func(time.Duration)
 }
 
 // eventChunk is how many events the loop reads at once; a shorter chunk
@@ -176,6 +182,7 @@ func freesRoom(e fsm.Event) bool {
 
 // scheduleBatch plans a batch against the latest view and commits the plan.
 func (s *Scheduler) scheduleBatch(ctx context.Context, batch []*fsm.Record, unschedulable map[string]string) error {
+	start := time.Now()
 	v := s.cfg.FSM.View()
 	snap := Snapshot(v)
 	pods := make([]*api.Pod, len(batch))
@@ -190,12 +197,16 @@ func (s *Scheduler) scheduleBatch(ctx context.Context, batch []*fsm.Record, unsc
 	if err != nil {
 		return err
 	}
+	if s.cfg.ObservePlan != nil {
+		s.cfg.ObservePlan(time.Since(start))
+	}
 	for _, p := range cmd.Plan.Pending {
 		unschedulable[p.Namespace+"/"+p.Name] = p.UID
 	}
 	for _, r := range res.Rejected {
 		s.log.Debug("placement rejected", "pod", r.Namespace+"/"+r.Name, "reason", r.Reason)
 	}
+	s.planEvents(cmd.Plan, res.Rejected)
 	s.mu.Lock()
 	s.stats.Plans++
 	s.stats.Bound += uint64(len(cmd.Plan.Binds) - len(res.Rejected))
@@ -230,4 +241,28 @@ func PlanCommand(p *scheduler.Plan, uids map[string]string) *fsm.Plan {
 		out.Pending = append(out.Pending, fsm.PendingStatus{Namespace: fl.Namespace, Name: fl.Name, UID: uids[fl.Namespace+"/"+fl.Name], Message: fl.Message})
 	}
 	return out
+}
+
+// planEvents records a committed plan's Events: Scheduled for each pod
+// bound, FailedScheduling (with the reasons per node) for each that fits
+// nowhere.
+func (s *Scheduler) planEvents(p *fsm.Plan, rejected []fsm.Rejection) {
+	if s.cfg.Events == nil {
+		return
+	}
+	refused := make(map[string]bool, len(rejected))
+	for _, r := range rejected {
+		refused[r.Namespace+"/"+r.Name] = true
+	}
+	for _, b := range p.Binds {
+		if refused[b.Namespace+"/"+b.Name] {
+			continue
+		}
+		ref := api.ObjectReference{Kind: "Pod", Namespace: b.Namespace, Name: b.Name, UID: b.UID}
+		s.cfg.Events.Record(ref, api.EventNormal, "Scheduled", fmt.Sprintf("Successfully assigned %s/%s to %s", b.Namespace, b.Name, b.Node))
+	}
+	for _, f := range p.Pending {
+		ref := api.ObjectReference{Kind: "Pod", Namespace: f.Namespace, Name: f.Name, UID: f.UID}
+		s.cfg.Events.Record(ref, api.EventWarning, "FailedScheduling", f.Message)
+	}
 }

@@ -61,6 +61,8 @@ type WorkloadsConfig struct {
 	// (image pull, create or run errors) before the pod is replaced,
 	// preferably on another node (default 30 s).
 	StartFailureGrace time.Duration
+	// Events records what the controllers did (nil: nothing).
+	Events Recorder
 }
 
 // Defaults of WorkloadsConfig.
@@ -335,7 +337,14 @@ func (w *Workloads) write(ctx context.Context, now time.Time, ops ...fsm.Op) err
 	if len(ops) == 0 {
 		return nil
 	}
+	var evs []event
+	if w.cfg.Events != nil {
+		evs = opEvents(w.cfg.FSM.View(), ops)
+	}
 	_, err := w.cfg.Proposer.Apply(ctx, &fsm.Command{Type: fsm.CmdWrite, Time: now.UTC().Format(time.RFC3339), Ops: ops})
+	if err == nil {
+		record(w.cfg.Events, evs...)
+	}
 	if errors.Is(err, fsm.ErrConflict) || errors.Is(err, fsm.ErrAlreadyExists) || errors.Is(err, fsm.ErrNotFound) {
 		w.count(func(s *WorkloadsStats) { s.Conflicts++ })
 		return nil

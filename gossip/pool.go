@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -116,6 +117,9 @@ type Pool struct {
 	asked   map[string]time.Time // inventory asked of a member, when
 	changed chan struct{}
 
+	// probeFailures counts probes that no member answered (stats.go).
+	probeFailures atomic.Uint64
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -160,7 +164,7 @@ func Start(cfg Config) (*Pool, error) {
 	mc.Delegate = (*delegate)(p)
 	mc.Events = (*events)(p)
 	mc.Conflict = (*events)(p)
-	mc.Logger = log.New(&logBridge{log: p.log}, "", 0)
+	mc.Logger = log.New(&logBridge{log: p.log, probeFailed: &p.probeFailures}, "", 0)
 	if len(cfg.Key) > 0 {
 		if len(cfg.Key) != 32 {
 			return nil, fmt.Errorf("gossip: the key is %d bytes, want 32", len(cfg.Key))
@@ -561,8 +565,12 @@ func (p *Pool) update(n *memberlist.Node, state string) *Member {
 }
 
 // logBridge turns memberlist's log lines ("[ERR] memberlist: ...") into
-// structured records at their level.
-type logBridge struct{ log *slog.Logger }
+// structured records at their level, and counts the failed probes it
+// reports (memberlist counts them nowhere else).
+type logBridge struct {
+	log         *slog.Logger
+	probeFailed *atomic.Uint64
+}
 
 func (b *logBridge) Write(line []byte) (int, error) {
 	s := strings.TrimSpace(string(line))
@@ -574,6 +582,9 @@ func (b *logBridge) Write(line []byte) (int, error) {
 		}
 	}
 	s = strings.TrimPrefix(s, "memberlist: ")
+	if b.probeFailed != nil && strings.HasPrefix(s, "Suspect ") && strings.HasSuffix(s, probeFailedSuffix) {
+		b.probeFailed.Add(1)
+	}
 	b.log.Log(context.Background(), level, s)
 	return len(line), nil
 }

@@ -83,6 +83,8 @@ type DNS struct {
 
 	view atomic.Pointer[dnsView]
 	done chan struct{} // closed by Close: forwards stop trying upstreams
+	// answers counts the answers by response code (stats.go).
+	answers dnsAnswerCounts
 
 	mu      sync.Mutex
 	started bool
@@ -331,6 +333,7 @@ func (d *DNS) shutdown() {
 func (d *DNS) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)
 	resp := d.resolve(req, tcp)
+	d.answers.add(resp.Rcode)
 	if tcp {
 		resp.Compress = true
 	} else {

@@ -71,6 +71,8 @@ type Ingress struct {
 	errLog      *log.Logger // the proxies' and server's, at debug level
 	defaultCert *tls.Certificate
 	certErr     error
+	// counts are what Stats reports (stats.go).
+	counts ingressCounts
 
 	updateMu sync.Mutex
 	certs    ingressCertCache // guarded by updateMu
@@ -192,6 +194,7 @@ func (g *Ingress) Start() error {
 		},
 		ErrorLog:    g.errLog,
 		BaseContext: func(net.Listener) context.Context { return base },
+		ConnState:   g.counts.connState,
 	}
 	g.srv = srv
 	if ln := g.lnHTTP; ln != nil {
@@ -279,11 +282,14 @@ func (g *Ingress) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	b := g.table.Load().route(ingressHost(r.Host), r.URL.Path)
 	switch {
 	case b == nil:
+		g.counts.notFound.Add(1)
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	case len(b.addrs) == 0 || b.handler == nil:
+		g.counts.unavailable.Add(1)
 		g.log.Debug("backend unavailable", "backend", b.key, "reason", b.reason)
 		http.Error(w, "503 service unavailable", http.StatusServiceUnavailable)
 	default:
+		g.counts.routed.Add(1)
 		b.handler.ServeHTTP(w, r)
 	}
 }
@@ -307,6 +313,7 @@ func (g *Ingress) newProxy(b *ingressBackend) http.Handler {
 			if r.Context().Err() != nil {
 				return // the client is gone
 			}
+			g.counts.badGateway.Add(1)
 			g.log.Debug("backend failed", "backend", b.key, "err", err)
 			http.Error(w, "502 bad gateway", http.StatusBadGateway)
 		},

@@ -47,6 +47,12 @@ type Config struct {
 	// ServerTLS and ClientTLS, when set, make the transport mutual TLS:
 	// peers are accepted with the first and dialed with the second.
 	ServerTLS, ClientTLS *tls.Config
+	// ObserveCommit, if set, is told how long each command Apply proposed
+	// took to commit and apply on this server (the leader); ObserveApply
+	// how long the FSM took to apply each command. Both run on the write
+	// path and must be cheap.
+	ObserveCommit func(time.Duration)
+	ObserveApply  func(time.Duration)
 }
 
 // Server is one member of the Raft configuration.
@@ -71,6 +77,8 @@ type Node struct {
 	mu        sync.Mutex
 	readyTerm uint64 // the term in which this leader committed its barrier
 	onLeader  []func(context.Context)
+
+	counts *counts // for Status (status.go)
 }
 
 // Open starts Raft on cfg.DataDir (created if missing). A server with state
@@ -146,14 +154,16 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 		logs.Close()
 		return nil, fmt.Errorf("raft: log cache: %w", err)
 	}
-	r, err := hraft.NewRaft(hc, &adapter{f: f}, cached, logs, snaps, trans)
+	counts := &counts{}
+	r, err := hraft.NewRaft(hc, &adapter{f: f, counts: counts, observe: cfg.ObserveApply}, cached, logs, snaps, trans)
 	if err != nil {
 		trans.Close()
 		logs.Close()
 		return nil, fmt.Errorf("raft: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cfg: cfg, raft: r, fsm: f, logs: logs, trans: trans, snaps: snaps, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	n := &Node{cfg: cfg, raft: r, fsm: f, logs: logs, trans: trans, snaps: snaps, ctx: ctx, cancel: cancel, done: make(chan struct{}), counts: counts}
+	r.RegisterObserver(counts.observer())
 	go n.leaderLoop(ctx)
 	return n, nil
 }
@@ -308,6 +318,7 @@ func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (*fsm.Result, error)
 	if err != nil {
 		return nil, fmt.Errorf("raft: encode command: %w", err)
 	}
+	start := time.Now()
 	fut := n.raft.Apply(b, timeout(ctx))
 	if ackBeforeCommit {
 		if res, ok := ackEarly(fut, cmd); ok {
@@ -326,6 +337,9 @@ func (n *Node) Apply(ctx context.Context, cmd *fsm.Command) (*fsm.Result, error)
 	}
 	if err := n.wrap(ferr); err != nil {
 		return nil, err
+	}
+	if n.cfg.ObserveCommit != nil {
+		n.cfg.ObserveCommit(time.Since(start))
 	}
 	res, ok := fut.Response().(*fsm.Result)
 	if !ok {

@@ -25,6 +25,8 @@ need_cmd containerd containerd
 need_cmd runc runc
 [[ -x /usr/lib/cni/bridge || -x /opt/cni/bin/bridge ]] || apt_pkgs+=(containernetworking-plugins)
 dpkg -s busybox-static >/dev/null 2>&1 || apt_pkgs+=(busybox-static)
+# The dashboard test (test/dashboard) drives a real headless Chromium.
+[[ -x /usr/bin/chromium ]] || apt_pkgs+=(chromium)
 if [[ "${1:-}" == proto ]]; then
 	need_cmd protoc protobuf-compiler
 fi

@@ -41,12 +41,18 @@ func newAgentCmd() *cobra.Command {
 		registries []string
 		nodePorts  string
 		hostPaths  []string
+		configFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a Berth agent: a worker (--join a member), a server of the Raft quorum (--server), or --dev for a one-node cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if configFile != "" {
+				if err := applyAgentConfig(cmd, configFile, nil); err != nil {
+					return err
+				}
+			}
 			cfg.Server = server || dev
 			if !cfg.Server && join == "" {
 				return fmt.Errorf("a worker needs --join ADDR, the API address of a member (or run a server with --server, or --dev)")
@@ -147,6 +153,10 @@ func newAgentCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	// It shadows the CLI's global --config (client credentials): under
+	// `berth agent` the name means the agent's own file. `--dev` writes
+	// the CLI's credentials to $BERTH_CONFIG or ~/.berth/config.
+	f.StringVar(&configFile, configKey, "", "YAML file of agent flags, each key a flag's name without -- (data-dir: /var/lib/berth, join: [a:7400, b:7400], label: [zone=a]); flags given here win")
 	f.BoolVar(&dev, "dev", false, "one-node cluster (a server that bootstraps alone) with a temporary data dir, on 127.0.0.1:7400-7403")
 	f.BoolVar(&server, "server", false, "be a server: a voting member of the Raft quorum")
 	f.StringVar(&cfg.Name, "name", "", "node name, unique in the cluster (default: host name)")
@@ -197,7 +207,7 @@ func newAgentCmd() *cobra.Command {
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the agent's life to this file")
 	_ = f.MarkHidden("cpu-profile")
-	cmd.AddCommand(newAgentPurgeCmd())
+	cmd.AddCommand(newAgentPurgeCmd(func(key string) bool { return cmd.LocalFlags().Lookup(key) != nil }))
 	return cmd
 }
 
@@ -286,13 +296,22 @@ func agentNodeFlags(cfg *agent.Config, registries []string, nodePorts string) er
 }
 
 // newAgentPurgeCmd removes what a stopped agent left on the machine.
-func newAgentPurgeCmd() *cobra.Command {
+// agentHas says whether the agent has a flag: purge's --config reads the
+// agent's file and ignores the keys only the agent has.
+func newAgentPurgeCmd(agentHas func(key string) bool) *cobra.Command {
 	var cfg agent.Config
+	var configFile string
 	cmd := &cobra.Command{
 		Use:   "purge",
 		Short: "Remove what a stopped agent left on this machine: its containers, pod networks (bridge, namespaces, iptables rules, routes) and pod folders; named volumes, images and cluster state stay",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configFile != "" {
+				agentOnly := func(key string) bool { return agentHas(key) && cmd.LocalFlags().Lookup(key) == nil }
+				if err := applyAgentConfig(cmd, configFile, agentOnly); err != nil {
+					return err
+				}
+			}
 			if cfg.DataDir == "" {
 				return fmt.Errorf("--data-dir is required")
 			}
@@ -303,6 +322,7 @@ func newAgentPurgeCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&configFile, configKey, "", "the agent's YAML file (berth agent --config): its name, data-dir and containerd keys; flags given here win")
 	f.StringVar(&cfg.Name, "name", "", "the agent's node name (default: host name)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "the agent's data dir")
 	f.StringVar(&cfg.Node.ContainerdSocket, "containerd-socket", "/run/containerd/containerd.sock", "the agent's containerd")

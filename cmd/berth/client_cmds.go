@@ -12,10 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is the release of this binary, set at build time with
-// -ldflags "-X main.version=v1.2.3".
-var version = "dev"
-
 // defaultAddr is the API address used when neither --addr nor BERTH_ADDR
 // names one.
 const defaultAddr = "127.0.0.1:7400"
@@ -109,20 +105,13 @@ func newClient(cmd *cobra.Command) (*client.Client, func(), error) {
 
 // newClientWith is newClient with each call bounded by timeout.
 func newClientWith(cmd *cobra.Command, timeout time.Duration) (*client.Client, func(), error) {
-	addr, err := cmd.Flags().GetString("addr")
-	if err != nil {
-		return nil, nil, err
-	}
-	addrs, err := parseAddrs(addr)
-	if err != nil {
-		return nil, nil, err
-	}
 	cfg, err := clientConfig(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !cmd.Flags().Changed("addr") && os.Getenv("BERTH_ADDR") == "" && len(cfg.Servers) > 0 {
-		addrs = cfg.Servers
+	addrs, err := apiAddrs(cmd, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	opts, err := cfg.Options()
 	if err != nil {
@@ -133,6 +122,19 @@ func newClientWith(cmd *cobra.Command, timeout time.Duration) (*client.Client, f
 		return nil, nil, err
 	}
 	return c, func() { c.Close() }, nil
+}
+
+// apiAddrs are the servers' API addresses to call: --addr (or
+// BERTH_ADDR), else those of the client config, else the default.
+func apiAddrs(cmd *cobra.Command, cfg *client.Config) ([]string, error) {
+	addr, err := cmd.Flags().GetString("addr")
+	if err != nil {
+		return nil, err
+	}
+	if !cmd.Flags().Changed("addr") && os.Getenv("BERTH_ADDR") == "" && len(cfg.Servers) > 0 {
+		return cfg.Servers, nil
+	}
+	return parseAddrs(addr)
 }
 
 // commandContext returns the context of one command: the command's own,
@@ -172,16 +174,4 @@ func userError(err error) error {
 		return fmt.Errorf("%s not found", strings.TrimSuffix(msg, ": not found"))
 	}
 	return err
-}
-
-func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of berth",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "berth %s\n", version)
-			return nil
-		},
-	}
 }

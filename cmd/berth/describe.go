@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -41,7 +42,8 @@ func newDescribeCmd() *cobra.Command {
 			if err != nil {
 				return userError(err)
 			}
-			if err := describeObject(cmd.OutOrStdout(), obj, time.Now()); err != nil {
+			w := cmd.OutOrStdout()
+			if err := describeObject(w, obj, time.Now()); err != nil {
 				return err
 			}
 			switch o := obj.(type) {
@@ -50,18 +52,26 @@ func newDescribeCmd() *cobra.Command {
 				if e, err := c.Get(ctx, "Endpoints", o.Metadata.Namespace, o.Metadata.Name); err == nil {
 					eps = e.(*api.Endpoints)
 				}
-				return describeService(cmd.OutOrStdout(), o, eps)
+				err = describeService(w, o, eps)
 			case *api.Ingress:
-				return describeIngress(cmd.OutOrStdout(), o)
-			}
-			if d, ok := obj.(*api.Deployment); ok {
-				rss, _, err := c.List(ctx, "ReplicaSet", d.Metadata.Namespace)
-				if err != nil {
+				err = describeIngress(w, o)
+			case *api.Deployment:
+				var rss []api.Object
+				if rss, _, err = c.List(ctx, "ReplicaSet", o.Metadata.Namespace); err != nil {
 					return userError(err)
 				}
-				return deploymentReplicaSets(cmd.OutOrStdout(), d, ownedReplicaSets(d, rss))
+				err = deploymentReplicaSets(w, o, ownedReplicaSets(o, rss))
 			}
-			return nil
+			if err != nil || info.Kind == "Event" {
+				return err
+			}
+			// Events of cluster-scoped objects (nodes) are kept in the
+			// default namespace, as in Kubernetes.
+			evs, _, err := c.List(ctx, "Event", cmp.Or(obj.GetObjectMeta().Namespace, "default"))
+			if err != nil {
+				return userError(err)
+			}
+			return describeEvents(w, objectEvents(evs, obj), time.Now())
 		},
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace of a namespaced kind")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/api"
@@ -17,7 +18,13 @@ type getOptions struct {
 	selector  string
 	output    string
 	stale     bool
+	// watch (-w) prints the objects, then each change until interrupted;
+	// watchOnly the changes alone; watchEvents adds each change's type.
+	watch, watchOnly, watchEvents bool
 }
+
+// getFormats are the values of get -o.
+var getFormats = []string{outTable, outWide, outYAML, outJSON, outName}
 
 // getRequest is a checked get: what to read and how to print it.
 type getRequest struct {
@@ -54,7 +61,7 @@ func namespaceFor(info api.KindInfo, ns string, all bool) string {
 
 // check validates the flags and arguments before any call is made.
 func (o *getOptions) check(args []string) (getRequest, error) {
-	if err := checkOutput(o.output, outTable, outYAML, outJSON, outName); err != nil {
+	if err := checkOutput(o.output, getFormats...); err != nil {
 		return getRequest{}, err
 	}
 	info, err := resolveKind(args[0])
@@ -91,6 +98,9 @@ func newGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.watch || o.watchOnly {
+				return o.runWatch(cmd, r)
+			}
 			ctx, c, done, err := connect(cmd)
 			if err != nil {
 				return err
@@ -115,11 +125,9 @@ func newGetCmd() *cobra.Command {
 					return userError(err)
 				}
 			}
-			var allocated map[string]api.Resources
-			if r.info.Kind == "Node" && o.output == outTable {
-				if allocated, err = podRequestsByNode(ctx, c, o.stale); err != nil {
-					return userError(err)
-				}
+			allocated, err := o.allocated(ctx, c, r)
+			if err != nil {
+				return err
 			}
 			return o.print(cmd, r, objs, time.Now(), allocated)
 		},
@@ -128,27 +136,52 @@ func newGetCmd() *cobra.Command {
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of a namespaced kind")
 	f.BoolVarP(&o.all, "all-namespaces", "A", false, "list across all namespaces")
 	f.StringVarP(&o.selector, "selector", "l", "", "label selector, such as app=web,tier!=db")
-	f.StringVarP(&o.output, "output", "o", outTable, "output format: table, yaml, json or name")
+	f.StringVarP(&o.output, "output", "o", outTable, "output format: "+orList(getFormats))
 	f.BoolVar(&o.stale, "stale", false, "read any server's replica, without a linearizable read")
+	f.BoolVarP(&o.watch, "watch", "w", false, "after the objects, print each change as it happens, until interrupted")
+	f.BoolVar(&o.watchOnly, "watch-only", false, "print the changes only, not the objects as they are")
+	f.BoolVar(&o.watchEvents, "output-watch-events", false, "with --watch, print each change's type (ADDED, MODIFIED, DELETED)")
 	return cmd
 }
 
-// print writes what get read. An empty list says so on stderr for the
-// table and name formats; yaml and json print an empty List.
+// print writes what get read: Events by when they last happened, tables
+// colored on a terminal. An empty list says so on stderr for the table,
+// wide and name formats; yaml and json print an empty List.
 func (o *getOptions) print(cmd *cobra.Command, r getRequest, objs []api.Object, now time.Time, allocated map[string]api.Resources) error {
 	out := cmd.OutOrStdout()
-	if len(objs) == 0 && (o.output == outTable || o.output == outName) {
-		if r.namespace != "" {
-			fmt.Fprintf(cmd.ErrOrStderr(), "No resources found in %s namespace.\n", r.namespace)
-		} else {
-			fmt.Fprintln(cmd.ErrOrStderr(), "No resources found")
-		}
+	if len(objs) == 0 && o.output != outYAML && o.output != outJSON {
+		fmt.Fprintln(cmd.ErrOrStderr(), noResources(r.namespace))
 		return nil
 	}
-	if o.output == outTable {
-		return printTableWith(out, r.info, objs, r.info.Namespaced && r.namespace == "", now, allocated)
+	if r.info.Kind == "Event" {
+		objs = slices.Clone(objs)
+		sortEvents(objs)
+	}
+	if o.output == outTable || o.output == outWide {
+		return writeTable(out, r.info, objs, o.tableOptions(r, now, allocated, useColor(out)))
 	}
 	return printObjects(out, o.output, objs, r.name != "")
+}
+
+// tableOptions are the table settings of the flags and the request.
+func (o *getOptions) tableOptions(r getRequest, now time.Time, allocated map[string]api.Resources, color bool) tableOptions {
+	return tableOptions{
+		withNamespace: r.info.Namespaced && r.namespace == "",
+		wide:          o.output == outWide,
+		color:         color,
+		now:           now,
+		allocated:     allocated,
+	}
+}
+
+// allocated reads what the pods on each node request, for the node
+// table's columns; nil for other kinds and formats.
+func (o *getOptions) allocated(ctx context.Context, c *client.Client, r getRequest) (map[string]api.Resources, error) {
+	if r.info.Kind != "Node" || (o.output != outTable && o.output != outWide) {
+		return nil, nil
+	}
+	allocated, err := podRequestsByNode(ctx, c, o.stale)
+	return allocated, userError(err)
 }
 
 // podRequestsByNode sums what the pods bound to each node request, for

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/berth-dev/berth/client"
 	"github.com/spf13/cobra"
@@ -35,7 +36,7 @@ func newImageLoadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, closeInput, err := openImageInput(cmd, file)
+			r, size, closeInput, err := openImageInput(cmd, file)
 			if err != nil {
 				return err
 			}
@@ -48,10 +49,15 @@ func newImageLoadCmd() *cobra.Command {
 			// No --timeout: an upload takes as long as the archive is big.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			nodes, err := c.ImageLoad(ctx, r)
+			// A bar on a terminal; a line at the end whatever stderr is.
+			line := newLiveLine(cmd.ErrOrStderr())
+			progress := newProgressReader(r, size, line, time.Now)
+			nodes, err := c.ImageLoad(ctx, progress)
+			line.clear()
 			if err != nil {
 				return userError(err)
 			}
+			fmt.Fprintln(cmd.ErrOrStderr(), progress.summary())
 			return printLoaded(cmd.OutOrStdout(), cmd.ErrOrStderr(), nodes)
 		},
 	}
@@ -73,24 +79,29 @@ func imageInput(input string, args []string) (string, error) {
 	return "-", nil
 }
 
-// openImageInput opens the archive; "-" is stdin, unless it is a terminal.
-func openImageInput(cmd *cobra.Command, file string) (io.Reader, func(), error) {
+// openImageInput opens the archive, and returns its size (-1 when it is
+// not known: stdin, a pipe); "-" is stdin, unless it is a terminal.
+func openImageInput(cmd *cobra.Command, file string) (io.Reader, int64, func(), error) {
 	if file == "-" {
 		in := cmd.InOrStdin()
 		if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			return nil, nil, errors.New("image load needs an archive: FILE.tar, -i FILE, or one piped to stdin")
+			return nil, 0, nil, errors.New("image load needs an archive: FILE.tar, -i FILE, or one piped to stdin")
 		}
-		return in, func() {}, nil
+		return in, -1, func() {}, nil
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, nil, pathError(err)
+		return nil, 0, nil, pathError(err)
 	}
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: the archive is empty", file)
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		if st.Size() == 0 {
+			f.Close()
+			return nil, 0, nil, fmt.Errorf("%s: the archive is empty", file)
+		}
+		size = st.Size()
 	}
-	return f, func() { f.Close() }, nil
+	return f, size, func() { f.Close() }, nil
 }
 
 // printLoaded writes what each node loaded, or why it failed; a failed

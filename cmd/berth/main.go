@@ -44,6 +44,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newAgentCmd(), newKeygenCmd(), newInventoryCmd(), newTLSCmd())
 	addClientCommands(root)
-	root.AddCommand(newTopCmd())
+	root.AddCommand(newTopCmd(), newEventsCmd(), newDashboardCmd())
+	// Last: it walks the commands added above.
+	registerCompletions(root)
 	return root
 }

@@ -292,7 +292,8 @@ func stopStateful(ctx context.Context, c *client.Client, w io.Writer, pods []*ap
 func waitDrained(ctx context.Context, c *client.Client, w io.Writer, node string, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	t := &drainTracker{w: w, node: node}
+	t := &drainTracker{w: w, node: node, line: newLiveLine(w)}
+	defer t.line.clear()
 	for {
 		pods, rev, err := c.List(wctx, "Pod", "")
 		if err != nil {
@@ -310,12 +311,38 @@ func waitDrained(ctx context.Context, c *client.Client, w io.Writer, node string
 	}
 }
 
-// drainTracker follows the pods left on a draining node.
+// drainTracker follows the pods left on a draining node. It prints
+// `evicting pod ns/name (n of m)` as each goes and, on a terminal, a live
+// line of the count and the pods still there.
 type drainTracker struct {
-	w     io.Writer
-	node  string
-	left  map[string]bool // ns/name of the pods still on the node
-	ready bool            // left has been listed once
+	w       io.Writer
+	line    *liveLine // nil: not a terminal
+	node    string
+	left    map[string]bool // ns/name of the pods still on the node
+	evicted int             // the pods gone so far
+	ready   bool            // left has been listed once
+}
+
+// gone prints that the pod ns/name left the node.
+func (t *drainTracker) gone(k string) {
+	t.evicted++
+	msg := fmt.Sprintf("evicting pod %s (%d of %d)", k, t.evicted, t.evicted+len(t.left))
+	if t.line == nil {
+		fmt.Fprintln(t.w, msg)
+		return
+	}
+	// The count changed: status draws the live line again after this.
+	t.line.clear()
+	t.line.println(msg)
+}
+
+// status shows the count on the live line.
+func (t *drainTracker) status() {
+	if t.line == nil || len(t.left) == 0 {
+		return
+	}
+	t.line.set(fmt.Sprintf("%d of %d pods evicted; waiting for %s", t.evicted, t.evicted+len(t.left),
+		strings.Join(slices.Sorted(maps.Keys(t.left)), ", ")))
 }
 
 // reset takes the pods on the node from a new list; true when none is.
@@ -326,14 +353,17 @@ func (t *drainTracker) reset(objs []api.Object) bool {
 			now[p.Metadata.Namespace+"/"+p.Metadata.Name] = true
 		}
 	}
+	old := t.left
+	t.left = now
 	if t.ready {
-		for _, k := range slices.Sorted(maps.Keys(t.left)) {
+		for _, k := range slices.Sorted(maps.Keys(old)) {
 			if !now[k] {
-				fmt.Fprintf(t.w, "evicting pod %s\n", k)
+				t.gone(k)
 			}
 		}
 	}
-	t.left, t.ready = now, true
+	t.ready = true
+	t.status()
 	return t.done()
 }
 
@@ -345,6 +375,9 @@ func (t *drainTracker) onNode(p *api.Pod) bool {
 func (t *drainTracker) done() bool {
 	if len(t.left) > 0 {
 		return false
+	}
+	if t.line != nil {
+		t.line.clear()
 	}
 	fmt.Fprintf(t.w, "node/%s drained\n", t.node)
 	return true
@@ -368,12 +401,14 @@ func (t *drainTracker) follow(ctx context.Context, events <-chan client.Event) e
 		switch on := ev.Type != "DELETED" && t.onNode(p); {
 		case on:
 			t.left[k] = true
+			t.status()
 		case t.left[k]:
 			delete(t.left, k)
-			fmt.Fprintf(t.w, "evicting pod %s\n", k)
+			t.gone(k)
 			if t.done() {
 				return nil
 			}
+			t.status()
 		}
 	}
 	return ctx.Err()

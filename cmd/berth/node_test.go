@@ -122,7 +122,7 @@ func TestDrainTracker(t *testing.T) {
 	if err := tr.follow(context.Background(), events); err != nil {
 		t.Fatal(err)
 	}
-	want := "evicting pod default/b\nevicting pod default/d\nevicting pod default/a\nnode/n1 drained\n"
+	want := "evicting pod default/b (1 of 3)\nevicting pod default/d (2 of 3)\nevicting pod default/a (3 of 3)\nnode/n1 drained\n"
 	if out.String() != want {
 		t.Fatalf("printed\n%s\nwant\n%s", out.String(), want)
 	}

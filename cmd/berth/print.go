@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/berth-dev/berth/api"
@@ -17,6 +16,7 @@ import (
 // Output formats of get.
 const (
 	outTable = "table"
+	outWide  = "wide"
 	outYAML  = "yaml"
 	outJSON  = "json"
 	outName  = "name"
@@ -94,6 +94,12 @@ func kindOf(obj api.Object) string {
 		return "Endpoints"
 	case *api.Ingress:
 		return "Ingress"
+	case *api.Event:
+		return "Event"
+	case *api.ACLToken:
+		return "ACLToken"
+	case *api.JoinToken:
+		return "JoinToken"
 	}
 	return "object"
 }
@@ -183,25 +189,70 @@ func printTable(w io.Writer, info api.KindInfo, objs []api.Object, withNamespace
 // printTableWith is printTable with what the pods on each node request,
 // for the nodes' CPU, MEMORY and GPUS columns (allocated/allocatable).
 func printTableWith(w io.Writer, info api.KindInfo, objs []api.Object, withNamespace bool, now time.Time, allocated map[string]api.Resources) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	return writeTable(w, info, objs, tableOptions{withNamespace: withNamespace, now: now, allocated: allocated})
+}
+
+// tableOptions say how a kind's table is printed.
+type tableOptions struct {
+	withNamespace bool // a leading NAMESPACE column
+	wide          bool // -o wide: kubectl's extra columns, after AGE
+	color         bool // color the status words (a terminal)
+	now           time.Time
+	// allocated is what the pods on each node request (nodes' CPU,
+	// MEMORY and GPUS columns); nil shows what is allocatable alone.
+	allocated map[string]api.Resources
+}
+
+// writeTable writes objs of one kind as a table.
+func writeTable(w io.Writer, info api.KindInfo, objs []api.Object, o tableOptions) error {
+	t := kindTable(info.Kind, o)
+	for _, obj := range objs {
+		t.add(tableRow(obj, o)...)
+	}
+	return t.write(w, o.color)
+}
+
+// kindTable starts the table of a kind: its header, and its STATUS column
+// (an Event's TYPE) marked for color.
+func kindTable(kind string, o tableOptions) *table {
 	var header []string
-	if withNamespace {
+	if o.withNamespace {
 		header = append(header, "NAMESPACE")
 	}
-	header = append(header, tableHeader(info.Kind)...)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, obj := range objs {
-		md := obj.GetObjectMeta()
-		var row []string
-		if withNamespace {
-			row = append(row, md.Namespace)
+	if kind == "Event" {
+		header = append(header, eventHeader(o.wide)...)
+	} else {
+		header = append(header, tableHeader(kind)...)
+		if o.wide {
+			header = append(header, wideHeader(kind)...)
 		}
-		row = append(row, md.Name)
-		row = append(row, tableColumns(obj, allocated)...)
-		row = append(row, humanAge(md.CreationTimestamp, now))
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
-	return tw.Flush()
+	t := newTable(header...)
+	for i, h := range header {
+		if h == "STATUS" || (kind == "Event" && h == "TYPE") {
+			t.statusColumn(i)
+		}
+	}
+	return t
+}
+
+// tableRow is the row of obj in its kind's table.
+func tableRow(obj api.Object, o tableOptions) []string {
+	md := obj.GetObjectMeta()
+	var row []string
+	if o.withNamespace {
+		row = append(row, md.Namespace)
+	}
+	if e, ok := obj.(*api.Event); ok {
+		return append(row, eventColumns(e, o.wide, o.now)...)
+	}
+	row = append(row, md.Name)
+	row = append(row, tableColumns(obj, o.allocated)...)
+	row = append(row, humanAge(md.CreationTimestamp, o.now))
+	if o.wide {
+		row = append(row, wideColumns(obj)...)
+	}
+	return row
 }
 
 // tableHeader is the header of a kind's table, NAME to AGE.
@@ -309,7 +360,7 @@ func printObjects(w io.Writer, format string, objs []api.Object, single bool) er
 		return nil
 	case outJSON, outYAML:
 	default:
-		return checkOutput(format, outTable, outYAML, outJSON, outName)
+		return checkOutput(format, getFormats...)
 	}
 	raw, err := encodeObjects(objs, single)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/berth-dev/berth/api"
@@ -78,17 +77,17 @@ func (o *psOptions) print(w io.Writer, pods []*api.Pod, now time.Time) error {
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tIMAGE\tNODE\tIP\tSTATUS\tRESTARTS\tAGE")
+	t := newTable("NAME", "IMAGE", "NODE", "IP", "STATUS", "RESTARTS", "AGE")
+	t.statusColumn(4)
 	for _, p := range pods {
 		image := "<none>"
 		if len(p.Spec.Containers) > 0 {
 			image = p.Spec.Containers[0].Image
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", name(p), image, orNone(p.Spec.NodeName), orNone(p.Status.PodIP),
-			psStatus(p), podRestarts(p), humanAge(p.Metadata.CreationTimestamp, now))
+		t.add(name(p), image, orNone(p.Spec.NodeName), orNone(p.Status.PodIP),
+			psStatus(p), fmt.Sprint(podRestarts(p)), humanAge(p.Metadata.CreationTimestamp, now))
 	}
-	return tw.Flush()
+	return t.write(w, useColor(w))
 }
 
 // podStopped reports whether berth stop asked the pod's node to keep it

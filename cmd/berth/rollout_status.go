@@ -71,7 +71,8 @@ var errRelist = errors.New("watch compacted: list again")
 // waitRollout prints the progress of a rollout, each message once, until
 // it completes, fails, or ctx ends. Without watch it prints once.
 func waitRollout(ctx context.Context, c *client.Client, w io.Writer, kind, ns, name string, watch bool) error {
-	p := &rolloutPrinter{w: w}
+	p := &rolloutPrinter{w: w, line: newLiveLine(w)}
+	defer p.line.keep()
 	for {
 		objs, rev, err := c.List(ctx, kind, ns)
 		if err != nil {
@@ -142,9 +143,12 @@ func findNamed(objs []api.Object, name string) api.Object {
 	return nil
 }
 
-// rolloutPrinter prints a rollout's messages, each once as it changes.
+// rolloutPrinter prints a rollout's messages, each once as it changes:
+// on a terminal, in place of the one before (the last one stays), else
+// each on a line of its own.
 type rolloutPrinter struct {
 	w    io.Writer
+	line *liveLine // nil: not a terminal
 	last string
 }
 
@@ -155,8 +159,12 @@ func (p *rolloutPrinter) show(obj api.Object) (done bool, err error) {
 		return false, err
 	}
 	if msg != p.last {
-		fmt.Fprintln(p.w, msg)
 		p.last = msg
+		if p.line != nil && p.line.tty {
+			p.line.set(msg)
+		} else {
+			fmt.Fprintln(p.w, msg)
+		}
 	}
 	return done, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,7 +46,7 @@ func newWatchCmd() *cobra.Command {
 			}
 			defer closeClient()
 			// No --timeout here: a watch runs until interrupted.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := watchContext(cmd)
 			defer stop()
 			var opts []client.ReadOption
 			if o.selector != "" {
@@ -69,6 +70,14 @@ func newWatchCmd() *cobra.Command {
 // ended: a normal end) or an event carries an error.
 func streamEvents(w io.Writer, events <-chan client.Event, format string, namespaced bool, from uint64) error {
 	p := &eventPrinter{w: w, format: format, namespaced: namespaced}
+	return forEachEvent(events, from, p.print)
+}
+
+// forEachEvent hands each event to fn until the channel closes (the
+// watch's context ended: a normal end), fn fails, or an event carries an
+// error; from is the revision the watch started after, for the message
+// of a compacted one.
+func forEachEvent(events <-chan client.Event, from uint64, fn func(client.Event) error) error {
 	for ev := range events {
 		if ev.Err != nil {
 			if client.IsCompacted(ev.Err) {
@@ -76,11 +85,17 @@ func streamEvents(w io.Writer, events <-chan client.Event, format string, namesp
 			}
 			return userError(ev.Err)
 		}
-		if err := p.print(ev); err != nil {
+		if err := fn(ev); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// watchContext is the context of a command that runs until interrupted
+// (SIGINT or SIGTERM), with no --timeout.
+func watchContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 }
 
 // eventPrinter writes watch events as table lines or JSON lines. Table

@@ -1998,7 +1998,10 @@ type InfoResponse struct {
 	// joining agent joins the pool through them.
 	GossipAddrs []string `protobuf:"bytes,10,rep,name=gossip_addrs,json=gossipAddrs,proto3" json:"gossip_addrs,omitempty"`
 	// server, worker: what the answering agent is.
-	Roles         []string `protobuf:"bytes,11,rep,name=roles,proto3" json:"roles,omitempty"`
+	Roles []string `protobuf:"bytes,11,rep,name=roles,proto3" json:"roles,omitempty"`
+	// The last Raft log entry this server knows committed (applied_index
+	// follows it).
+	CommitIndex   uint64 `protobuf:"varint,12,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2108,6 +2111,13 @@ func (x *InfoResponse) GetRoles() []string {
 		return x.Roles
 	}
 	return nil
+}
+
+func (x *InfoResponse) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
 }
 
 type JoinRequest struct {
@@ -3877,7 +3887,7 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\vgossip_addr\x18\x05 \x01(\tR\n" +
 	"gossipAddr\";\n" +
 	"\vInfoRequest\x12,\n" +
-	"\x06caller\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06caller\"\x8a\x03\n" +
+	"\x06caller\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06caller\"\xad\x03\n" +
 	"\fInfoResponse\x12(\n" +
 	"\x04self\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x04self\x12\x1d\n" +
 	"\n" +
@@ -3891,7 +3901,8 @@ const file_proto_berth_proto_rawDesc = "" +
 	"\x0elast_log_index\x18\t \x01(\x04R\flastLogIndex\x12!\n" +
 	"\fgossip_addrs\x18\n" +
 	" \x03(\tR\vgossipAddrs\x12\x14\n" +
-	"\x05roles\x18\v \x03(\tR\x05roles\"`\n" +
+	"\x05roles\x18\v \x03(\tR\x05roles\x12!\n" +
+	"\fcommit_index\x18\f \x01(\x04R\vcommitIndex\"`\n" +
 	"\vJoinRequest\x12,\n" +
 	"\x06server\x18\x01 \x01(\v2\x14.berth.v1.ServerInfoR\x06server\x12#\n" +
 	"\rregister_only\x18\x02 \x01(\bR\fregisterOnly\"\x0e\n" +
