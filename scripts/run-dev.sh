@@ -72,6 +72,10 @@ echo "The demo app, load-balanced over its replicas (each page names its pod):"
 echo "  curl http://127.0.0.1/          # through the ingress, on every node's port 80 (443 for HTTPS)"
 echo "  curl http://$vip/       # through the Service's virtual IP"
 echo "  $bin exec $first -- wget -qO- http://web/   # by its DNS name, from a pod"
+token=$(grep -o '"token": *"[^"]*"' "${BERTH_CONFIG:-$HOME/.berth/config}" | sed 's/.*"\([^"]*\)"$/\1/')
+echo "The web dashboard (live: nodes, rollouts, pods, services, events), signed in with the admin token:"
+echo "  http://127.0.0.1:7403/#token=$token"
+echo "Prometheus metrics and health: curl http://127.0.0.1:7403/metrics, /healthz, /readyz"
 cat <<TXT
 Try next:
   $bin ps                              # pods: node, IP, status, restarts
@@ -83,6 +87,8 @@ Try next:
   $bin rollout restart deployment/web && $bin rollout status deployment/web
   $bin rollout history deployment/web
   $bin run -d --name hello -p 8080:80 $image httpd -f -p 80 -h /www && curl http://127.0.0.1:8080/
-  $bin describe node dev               # capacity, labels, GPUs (through NVML)
+  $bin describe node dev               # capacity, labels, GPUs (through NVML), its events
+  $bin events -f                       # what happens, as it happens (describe shows an object's own)
+  $bin get pods -o wide -w             # the table, then a row per change
 Stop it with: make stop
 TXT
