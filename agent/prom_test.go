@@ -2,14 +2,11 @@ package agent
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/testmetrics"
 	pb "github.com/berth-dev/berth/proto/berthpb"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -17,55 +14,13 @@ import (
 )
 
 // scrape gets and parses an agent's /metrics.
-func scrape(t testing.TB, a *Agent) map[string]*dto.MetricFamily {
+func scrape(t testing.TB, a *Agent) testmetrics.Families {
 	t.Helper()
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	mfs, err := testmetrics.Scrape(a.HTTPAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
 	return mfs
-}
-
-// metricValue is the value of the family's sample whose labels include
-// labels (name, value pairs): a gauge's or counter's value, a
-// histogram's count; ok is false when there is none.
-func metricValue(mfs map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	mf := mfs[name]
-	if mf == nil {
-		return 0, false
-	}
-next:
-	for _, m := range mf.Metric {
-		for i := 0; i+1 < len(labels); i += 2 {
-			found := false
-			for _, lp := range m.Label {
-				if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-					found = true
-				}
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
 }
 
 // Every server serves /metrics: Raft's indexes, state and leader changes,
@@ -124,15 +79,15 @@ func TestMetricsEndpoint(t *testing.T) {
 
 	leaders := 0
 	for _, s := range servers {
-		var mfs map[string]*dto.MetricFamily
+		var mfs testmetrics.Families
 		waitFor(t, s.cfg.Name+"'s gossip members alive", func() bool {
 			mfs = scrape(t, s.a)
-			v, _ := metricValue(mfs, "berth_gossip_members", "state", "alive")
+			v, _ := mfs.Value("berth_gossip_members", "state", "alive")
 			return v == 3
 		})
 		val := func(name string, labels ...string) float64 {
 			t.Helper()
-			v, ok := metricValue(mfs, name, labels...)
+			v, ok := mfs.Value(name, labels...)
 			if !ok {
 				t.Fatalf("%s: no %s%v", s.cfg.Name, name, labels)
 			}

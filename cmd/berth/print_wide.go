@@ -43,9 +43,9 @@ func wideColumns(obj api.Object) []string {
 		}
 		return []string{orUnknown(info.AgentVersion), osImage, orUnknown(info.KernelVersion), gpuModels(o.Status.GPUs)}
 	case *api.Deployment:
-		return append(templateColumns(o.Spec.Template), formatLabelSelector(o.Spec.Selector))
+		return append(templateColumns(o.Spec.Template), selectorString(o.Spec.Selector))
 	case *api.ReplicaSet:
-		return append(templateColumns(o.Spec.Template), formatLabelSelector(o.Spec.Selector))
+		return append(templateColumns(o.Spec.Template), selectorString(o.Spec.Selector))
 	case *api.StatefulSet:
 		return templateColumns(o.Spec.Template)
 	case *api.Service:
@@ -97,31 +97,6 @@ func gpuModels(gpus []api.NodeGPU) string {
 	parts := make([]string, len(order))
 	for i, m := range order {
 		parts[i] = fmt.Sprintf("%dx %s", count[m], m)
-	}
-	return orNone(strings.Join(parts, ","))
-}
-
-// formatLabelSelector writes a structured selector as kubectl does:
-// "app=web,tier in (a,b)"; "<none>" when it selects by nothing.
-func formatLabelSelector(s *api.LabelSelector) string {
-	if s == nil {
-		return "<none>"
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(s.MatchLabels)) {
-		parts = append(parts, k+"="+s.MatchLabels[k])
-	}
-	for _, r := range s.MatchExpressions {
-		switch r.Operator {
-		case "In":
-			parts = append(parts, r.Key+" in ("+strings.Join(r.Values, ",")+")")
-		case "NotIn":
-			parts = append(parts, r.Key+" notin ("+strings.Join(r.Values, ",")+")")
-		case "Exists":
-			parts = append(parts, r.Key)
-		case "DoesNotExist":
-			parts = append(parts, "!"+r.Key)
-		}
 	}
 	return orNone(strings.Join(parts, ","))
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +9,8 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/internal/testcluster"
 	"github.com/berth-dev/berth/internal/testimage"
+	"github.com/berth-dev/berth/internal/testmetrics"
 	"github.com/berth-dev/berth/internal/testpods"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // metricsManifest is a Deployment of three httpd pods, each on a node of
@@ -55,63 +52,6 @@ spec:
   - {port: 80, targetPort: 80}
 `
 
-// scrapeMetrics gets and parses an agent's /metrics.
-func scrapeMetrics(addr string) (map[string]*dto.MetricFamily, error) {
-	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(resp.Body)
-}
-
-// sample is the value of the family's series whose labels include labels
-// (name, value pairs): a gauge's or counter's value, a histogram's count;
-// ok is false when there is none.
-func sample(mfs map[string]*dto.MetricFamily, name string, labels ...string) (v float64, ok bool) {
-	mf := mfs[name]
-	if mf == nil {
-		return 0, false
-	}
-next:
-	for _, m := range mf.Metric {
-		for i := 0; i+1 < len(labels); i += 2 {
-			found := false
-			for _, lp := range m.Label {
-				found = found || lp.GetName() == labels[i] && lp.GetValue() == labels[i+1]
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
-}
-
-// sum adds up every series of a family (counters and gauges).
-func sum(mfs map[string]*dto.MetricFamily, name string) float64 {
-	total := 0.0
-	if mf := mfs[name]; mf != nil {
-		for _, m := range mf.Metric {
-			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return total
-}
-
 // Every agent of a cluster that runs a Deployment behind a Service serves
 // metrics that agree with the cluster's state: its pods by phase and
 // their start latency, the Service's endpoints, the API calls it served,
@@ -147,12 +87,12 @@ func TestMetrics(t *testing.T) {
 	all := c.All()
 	leaders, leaderChanges := 0, 0.0
 	for _, n := range all {
-		var mfs map[string]*dto.MetricFamily
+		var mfs testmetrics.Families
 		// The node's view (its pods' phases, the Service's endpoints,
 		// the gossip pool) follows the cluster's within a moment.
 		eventually(t, 20*time.Second, func() error {
 			var err error
-			if mfs, err = scrapeMetrics(n.HTTPAddr()); err != nil {
+			if mfs, err = testmetrics.Scrape(n.HTTPAddr()); err != nil {
 				return err
 			}
 			var bad []string
@@ -161,11 +101,11 @@ func TestMetrics(t *testing.T) {
 					bad = append(bad, fmt.Sprintf("%s = %v, want %v", what, got, want))
 				}
 			}
-			running, _ := sample(mfs, "berth_node_pods", "phase", "Running")
+			running, _ := mfs.Value("berth_node_pods", "phase", "Running")
 			want("pods running", running, float64(perNode[n.Name]))
-			alive, _ := sample(mfs, "berth_gossip_members", "state", "alive")
+			alive, _ := mfs.Value("berth_gossip_members", "state", "alive")
 			want("gossip members alive", alive, float64(len(all)))
-			eps, _ := sample(mfs, "berth_service_endpoints", "namespace", "default", "service", "web", "state", "ready")
+			eps, _ := mfs.Value("berth_service_endpoints", "namespace", "default", "service", "web", "state", "ready")
 			want("ready endpoints of web", eps, 3)
 			if len(bad) > 0 {
 				return fmt.Errorf("%s: %s", n.Name, strings.Join(bad, "; "))
@@ -173,14 +113,14 @@ func TestMetrics(t *testing.T) {
 			return nil
 		})
 		if perNode[n.Name] > 0 {
-			if v, _ := sample(mfs, "berth_node_pod_start_duration_seconds"); v < float64(perNode[n.Name]) {
+			if v, _ := mfs.Value("berth_node_pod_start_duration_seconds"); v < float64(perNode[n.Name]) {
 				t.Errorf("%s runs %d pods but timed %v starts", n.Name, perNode[n.Name], v)
 			}
 		}
-		if v := sum(mfs, "berth_api_requests_total"); v <= 0 {
+		if v := mfs.Sum("berth_api_requests_total"); v <= 0 {
 			t.Errorf("%s counted no API request", n.Name)
 		}
-		if v, ok := sample(mfs, "berth_api_requests_total", "code", "OK"); !ok || v <= 0 {
+		if v, ok := mfs.Value("berth_api_requests_total", "code", "OK"); !ok || v <= 0 {
 			t.Errorf("%s counted no API request answered OK", n.Name)
 		}
 		isServer := false
@@ -194,21 +134,21 @@ func TestMetrics(t *testing.T) {
 			continue
 		}
 		for _, name := range []string{"berth_raft_last_log_index", "berth_raft_commit_index", "berth_raft_applied_index"} {
-			if v, _ := sample(mfs, name); v <= 0 {
+			if v, _ := mfs.Value(name); v <= 0 {
 				t.Errorf("%s: %s = %v, want > 0", n.Name, name, v)
 			}
 		}
-		l, _ := sample(mfs, "berth_raft_state", "state", "leader")
+		l, _ := mfs.Value("berth_raft_state", "state", "leader")
 		leaders += int(l)
-		lc, _ := sample(mfs, "berth_raft_leader_changes_total")
+		lc, _ := mfs.Value("berth_raft_leader_changes_total")
 		leaderChanges += lc
 		if l == 1 {
 			for _, name := range []string{"berth_raft_commit_duration_seconds", "berth_scheduler_plan_duration_seconds"} {
-				if v, _ := sample(mfs, name); v <= 0 {
+				if v, _ := mfs.Value(name); v <= 0 {
 					t.Errorf("leader %s: %s observed nothing", n.Name, name)
 				}
 			}
-			if v, _ := sample(mfs, "berth_scheduler_placements_total"); v < 3 {
+			if v, _ := mfs.Value("berth_scheduler_placements_total"); v < 3 {
 				t.Errorf("leader %s: %v placements, want ≥ 3", n.Name, v)
 			}
 		}
