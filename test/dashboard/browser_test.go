@@ -237,7 +237,20 @@ func rolloutIs(key string, ready, desired int) string {
 func waitFor(t *testing.T, tab context.Context, what, predicate string) {
 	t.Helper()
 	start := time.Now()
-	if _, err := chromedp.Run(tab, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+	for {
+		left := 60*time.Second - time.Since(start)
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(left), chromedp.WithPollingInterval(100*time.Millisecond)))
+		if err == nil {
+			break
+		}
+		// A poll does not survive a navigation: right after one, it may
+		// start in the page that is going away. Poll the new one.
+		if strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "context was destroyed") {
+			if time.Since(start) < 60*time.Second {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+		}
 		text, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
 		t.Fatalf("the page never showed %s: %v\n--- the page ---\n%s", what, err, text)
 	}
