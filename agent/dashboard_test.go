@@ -95,8 +95,8 @@ func TestWorkerServesNoDashboard(t *testing.T) {
 func TestDashboardTokenInClear(t *testing.T) {
 	s := newServer(t, "d", 0)
 	s.start(t)
-	waitFor(t, "the default namespace", func() bool {
-		_, err := s.a.fsm.Get("Namespace", "", "default")
+	waitFor(t, "the node registered", func() bool {
+		_, err := s.a.fsm.Get("Node", "", "d")
 		return err == nil
 	})
 	mux := s.a.httpMux()

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -37,7 +38,9 @@ func (a *Agent) startHTTP(ctx context.Context) error {
 	// Requests end with the agent: a dashboard's open stream does not hold
 	// the shutdown back.
 	srv := &http.Server{Handler: a.httpMux(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+		BaseContext: func(net.Listener) context.Context { return ctx },
+		// A client that gives up its handshake is not the agent's error.
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
 	tlsCfg := a.creds.serverTLS(tls.NoClientCert)
 	serve := func(l net.Listener) {
 		defer a.wg.Done()
