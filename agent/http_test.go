@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,29 @@ func TestHTTPPortHealthAndTLS(t *testing.T) {
 	// A client that does not trust the cluster's CA is refused.
 	if _, err := http.Get("https://" + s.a.HTTPAddr() + "/healthz"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("https without the CA: err = %v, want a certificate error", err)
+	}
+}
+
+// A server's certificate names its address, so that a browser that
+// trusts the cluster's CA opens https://ADDRESS:PORT/ without a warning.
+func TestServerCertificateNamesItsAddress(t *testing.T) {
+	s := newServer(t, "n1", 0)
+	s.cfg.HTTPPort = freePort(t)
+	s.start(t)
+	pem, err := os.ReadFile(credsOf(t).CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	// No ServerName: the client checks the address it dialled.
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Get("https://" + s.a.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if dns := resp.TLS.PeerCertificates[0].DNSNames; !slices.Contains(dns, "n1") || !slices.Contains(dns, "berth") {
+		t.Fatalf("DNS names %v, want n1 and berth", dns)
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	pb "github.com/berth-dev/berth/proto/berthpb"
@@ -43,6 +46,43 @@ type creds struct {
 	role   security.Role
 	gossip []byte
 	life   time.Duration
+	// ips and dns name a server besides "berth": where it is reached,
+	// so that a browser that trusts the cluster's CA accepts
+	// https://ADDRESS:7403/ (the dashboard).
+	ips []net.IP
+	dns []string
+}
+
+// serverNames are the addresses and names a server's certificate carries:
+// its bind and HTTP addresses (unless they are every address), and its
+// name when that is a host name.
+func serverNames(cfg *Config) (ips []net.IP, dns []string) {
+	for _, s := range []string{cfg.BindAddr, cfg.HTTPBindAddr} {
+		if ip := net.ParseIP(s); ip != nil && !ip.IsUnspecified() && !slices.ContainsFunc(ips, ip.Equal) {
+			ips = append(ips, ip)
+		}
+	}
+	if cfg.Name != "" && strings.Trim(strings.ToLower(cfg.Name), "abcdefghijklmnopqrstuvwxyz0123456789.-") == "" {
+		dns = append(dns, strings.ToLower(cfg.Name))
+	}
+	return ips, dns
+}
+
+// namesCurrent reports whether the certificate carries every address and
+// name the server should have.
+func (c *creds) namesCurrent() bool {
+	leaf := c.kp.Leaf()
+	for _, ip := range c.ips {
+		if !slices.ContainsFunc(leaf.IPAddresses, ip.Equal) {
+			return false
+		}
+	}
+	for _, d := range c.dns {
+		if !slices.Contains(leaf.DNSNames, d) {
+			return false
+		}
+	}
+	return true
 }
 
 // fingerprint is the CA's, as join tokens carry it.
@@ -55,6 +95,7 @@ func loadCreds(ctx context.Context, cfg *Config) (c *creds, err error) {
 	c = &creds{dir: filepath.Join(cfg.DataDir, "tls"), life: cfg.CertLifetime, role: security.RoleWorker}
 	if cfg.Server {
 		c.role = security.RoleServer
+		c.ips, c.dns = serverNames(cfg)
 	}
 	if c.life <= 0 {
 		c.life = DefaultCertLifetime
@@ -96,7 +137,7 @@ func (c *creds) path(name string) string { return filepath.Join(c.dir, name) }
 
 // init makes a server's identity from the CA.
 func (c *creds) init(cfg *Config, ca *security.CA) error {
-	certPEM, keyPEM, err := ca.Issue(cfg.Name, security.RoleServer, nil, nil, time.Now(), c.life)
+	certPEM, keyPEM, err := ca.Issue(cfg.Name, security.RoleServer, c.ips, c.dns, time.Now(), c.life)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
@@ -161,8 +202,10 @@ func (c *creds) load(cfg *Config) error {
 		if c.gossip, err = c.signer.GossipKey(); err != nil {
 			return fmt.Errorf("agent: %w", err)
 		}
-		if time.Now().After(c.kp.Leaf().NotAfter) {
-			// A server signs its own: an expired certificate is renewed at once.
+		if time.Now().After(c.kp.Leaf().NotAfter) || !c.namesCurrent() {
+			// A server signs its own: an expired certificate, or one that
+			// does not name its addresses (signed when it joined, or
+			// before it moved), is renewed at once.
 			if err := c.renewLocal(cfg.Name); err != nil {
 				return err
 			}
@@ -244,7 +287,7 @@ func (c *creds) clientTLS() *tls.Config { return security.ClientConfig(c.ca, c.k
 
 // renewLocal signs a new certificate for this server with the CA's key.
 func (c *creds) renewLocal(name string) error {
-	certPEM, keyPEM, err := c.signer.Issue(name, security.RoleServer, nil, nil, time.Now(), c.life)
+	certPEM, keyPEM, err := c.signer.Issue(name, security.RoleServer, c.ips, c.dns, time.Now(), c.life)
 	if err != nil {
 		return fmt.Errorf("agent: renew certificate: %w", err)
 	}
