@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -43,6 +44,10 @@ const (
 	eventGCInterval = 30 * time.Second
 )
 
+// eventTimeFormat is RFC 3339 with microseconds, always six digits: Events
+// of one second sort in the order they happened, as strings too.
+const eventTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
 // recorder gathers Events and writes them in batches.
 type recorder struct {
 	host string // this agent's name, the source of its Events
@@ -71,7 +76,7 @@ func (r *recorder) record(comp string, ref api.ObjectReference, typ, reason, mes
 	src := api.EventSource{Component: comp, Host: r.host}
 	name := eventName(ref, typ, reason, message, src)
 	key := ns + "/" + name
-	ts := r.now().UTC().Format(time.RFC3339)
+	ts := r.now().UTC().Format(eventTimeFormat)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.known[key]
@@ -241,7 +246,7 @@ func (a *Agent) trimEventsOnce(ctx context.Context, keep int, ttl time.Duration)
 	}
 	type aged struct {
 		r    *fsm.Record
-		last string
+		last time.Time // zero: unknown, the oldest
 	}
 	all := make([]aged, 0, len(recs))
 	for _, r := range recs {
@@ -249,13 +254,15 @@ func (a *Agent) trimEventsOnce(ctx context.Context, keep int, ttl time.Duration)
 		if err != nil {
 			continue
 		}
-		all = append(all, aged{r, obj.(*api.Event).LastTimestamp})
+		e := obj.(*api.Event)
+		last, _ := time.Parse(time.RFC3339, cmp.Or(e.LastTimestamp, e.FirstTimestamp, e.Metadata.CreationTimestamp))
+		all = append(all, aged{r, last})
 	}
-	slices.SortFunc(all, func(x, y aged) int { return strings.Compare(x.last+x.r.Key, y.last+y.r.Key) })
-	cutoff := a.cfg.Now().Add(-ttl).UTC().Format(time.RFC3339)
+	slices.SortFunc(all, func(x, y aged) int { return cmp.Or(x.last.Compare(y.last), strings.Compare(x.r.Key, y.r.Key)) })
+	cutoff := a.cfg.Now().Add(-ttl)
 	var ops []fsm.Op
 	for i, e := range all {
-		if len(all)-i <= keep && e.last >= cutoff {
+		if len(all)-i <= keep && !e.last.Before(cutoff) {
 			break
 		}
 		ops = append(ops, fsm.Op{Verb: fsm.VerbDelete, Kind: "Event", Namespace: e.r.Namespace, Name: e.r.Name, ResourceVersion: e.r.Revision})

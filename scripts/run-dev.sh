@@ -62,7 +62,9 @@ for _ in $(seq 1 100); do "$bin" image load "$state/busybox.tar" >/dev/null 2>&1
 echo
 "$bin" ps
 echo
-first=$("$bin" get pods -l app=web -o name | head -1 | sed 's|^pod/||')
+# sed reads the whole list: head would leave berth a SIGPIPE, which
+# pipefail turns into a failure.
+first=$("$bin" get pods -l app=web -o name | sed -n '1s|^pod/||p')
 vip=$("$bin" get service web -o json | grep -o '"clusterIP": *"[0-9.]*"' | grep -o '[0-9.]*[0-9]')
 # The Service's endpoints follow readiness; wait until the ingress answers.
 for _ in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1/ 2>/dev/null && break; sleep 0.2; done

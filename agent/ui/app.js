@@ -621,7 +621,8 @@
 
   function sortedEvents() {
     const rv = (e) => Number(e.metadata.resourceVersion) || 0;
-    return [...store.Event.values()].sort((a, b) => eventTime(b).localeCompare(eventTime(a)) || rv(b) - rv(a));
+    const at = (e) => Date.parse(eventTime(e)) || 0; // times of one second differ in their microseconds
+    return [...store.Event.values()].sort((a, b) => at(b) - at(a) || rv(b) - rv(a));
   }
 
   function objectText(e) {
