@@ -338,7 +338,7 @@ ENV
 	local h
 	echo "Berth cluster $prefix is up: $servers servers and $workers workers, each host a network namespace on bridge $bridge ($subnet)."
 	for h in "${hosts[@]}"; do
-		printf '  %-3s %-15s  ip netns exec %-12s  dashboard http://%s:7403/  log %s\n' \
+		printf '  %-3s %-15s  ip netns exec %-12s  metrics http://%s:7403/metrics  log %s\n' \
 			"$h" "$(ip_of "$h")" "$(ns_of "$h")" "$(ip_of "$h")" "$dir/$h/agent.log"
 	done
 	cat <<TXT
@@ -346,6 +346,7 @@ The CLI, as admin (a client certificate and token from berth login):
   export BERTH_CONFIG=$dir/client.json BERTH_ADDR=$(server_addrs)
   $bin get nodes
   $bin raft peers
+  $bin dashboard        # the web dashboard on http://127.0.0.1:7404, through a server over TLS
 The test image $image_ref is on every node. Each agent's file: $dir/HOST/agent.yaml.
 Next: $0 --prefix $prefix smoke    Remove it all: $0 --prefix $prefix down
 TXT
