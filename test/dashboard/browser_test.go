@@ -74,7 +74,8 @@ spec:
 // Policy blocks nothing.
 func TestDashboardFollowsTheCluster(t *testing.T) {
 	t.Parallel()
-	c := testpods.Start(t, 3, 0, nil)
+	// Each node announces two (pretended) GPUs: their bar shows too.
+	c := testpods.Start(t, 3, 0, []string{"--fake-gpus", "2:NVIDIA-H100-80GB"})
 	cl := c.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -128,9 +129,10 @@ func TestDashboardFollowsTheCluster(t *testing.T) {
 		const followers = [...rows].filter(r => r.textContent.includes('Follower')).length;
 		return rows.length === 3 && leaders === 1 && followers === 2;
 	})()`)
-	waitFor(t, tab, "three Ready nodes with CPU and memory bars", `(() => {
+	waitFor(t, tab, "three Ready nodes with CPU, memory and GPU bars", `(() => {
 		const nodes = document.querySelectorAll('#nodes .node');
-		return nodes.length === 3 && [...nodes].every(n => n.textContent.includes('Ready') && n.querySelectorAll('.bar').length >= 2);
+		return nodes.length === 3 && [...nodes].every(n => n.textContent.includes('Ready') && n.querySelectorAll('.bar').length >= 3 &&
+			n.textContent.includes('NVIDIA-H100-80GB'));
 	})()`)
 	waitFor(t, tab, "deployment web with 2 of 2 replicas ready", rolloutIs("default/web", 2, 2))
 	if hash := eval[string](t, tab, `location.hash`); hash != "" {
