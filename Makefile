@@ -49,6 +49,7 @@ stop:
 	@if [ -f .berth-dev/containerd.pid ]; then kill $$(cat .berth-dev/containerd.pid) 2>/dev/null || true; rm -f .berth-dev/containerd.pid; echo "berth: dev containerd stopped"; fi
 
 test: build bin/berth-lossy
+	@bash scripts/install-deps.sh test
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -race $(RACE)
 	BERTH_BIN=$(CURDIR)/bin/berth BERTH_LOSSY_BIN=$(CURDIR)/bin/berth-lossy $(GO) test -count=1 -timeout 20m $(PKGS)

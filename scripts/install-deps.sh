@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Berth's build, tests and dev cluster need on a fresh
 # Debian/Ubuntu machine (as root). Idempotent: installs only what is missing.
-#   scripts/install-deps.sh            # build and test needs
+#   scripts/install-deps.sh            # build needs (and most tests')
+#   scripts/install-deps.sh test       # also Chromium (the dashboard test)
 #   scripts/install-deps.sh proto      # also the protobuf compiler and Go plugins
 #   scripts/install-deps.sh bench      # also wrk and nginx (the Services benchmark)
 set -euo pipefail
@@ -25,8 +26,10 @@ need_cmd containerd containerd
 need_cmd runc runc
 [[ -x /usr/lib/cni/bridge || -x /opt/cni/bin/bridge ]] || apt_pkgs+=(containernetworking-plugins)
 dpkg -s busybox-static >/dev/null 2>&1 || apt_pkgs+=(busybox-static)
-# The dashboard test (test/dashboard) drives a real headless Chromium.
-[[ -x /usr/bin/chromium ]] || apt_pkgs+=(chromium)
+if [[ "${1:-}" == test ]]; then
+	# The dashboard test (test/dashboard) drives a real headless Chromium.
+	[[ -x /usr/bin/chromium ]] || apt_pkgs+=(chromium)
+fi
 if [[ "${1:-}" == proto ]]; then
 	need_cmd protoc protobuf-compiler
 fi
